@@ -1,0 +1,1 @@
+"""RadLens app package."""

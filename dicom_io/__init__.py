@@ -1,0 +1,1 @@
+"""RadLens dicom_io package."""

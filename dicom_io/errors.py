@@ -1,0 +1,56 @@
+"""Errors raised by RadLens.
+
+Every error a user can cause derives from :class:`RadLensError` and from the builtin that fits
+(``ValueError``, ``FileNotFoundError``, ...), so callers can catch either. Messages are one line:
+what is wrong, where (the file name, never a patient identifier), and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptFileError",
+    "DecoderMissingError",
+    "EmptyInputError",
+    "InputNotFoundError",
+    "InputTooLargeError",
+    "MissingPixelDataError",
+    "RadLensError",
+    "UnsafeArchiveError",
+    "UnsupportedFileError",
+]
+
+
+class RadLensError(Exception):
+    """Root of every error RadLens raises on purpose."""
+
+
+class UnsupportedFileError(RadLensError, ValueError):
+    """The file is not a DICOM, NIfTI or image file RadLens can read."""
+
+
+class CorruptFileError(RadLensError, ValueError):
+    """The file has the right format but its content is broken (for example truncated)."""
+
+
+class MissingPixelDataError(RadLensError, ValueError):
+    """A DICOM file holds no image (no Pixel Data element)."""
+
+
+class DecoderMissingError(RadLensError, RuntimeError):
+    """The pixel data is compressed with a scheme no installed decoder handles."""
+
+
+class InputTooLargeError(RadLensError, ValueError):
+    """A declared size exceeds the file or a configured cap; refused before allocating."""
+
+
+class UnsafeArchiveError(RadLensError, ValueError):
+    """An archive is a bomb or names members outside the extraction root."""
+
+
+class EmptyInputError(RadLensError, FileNotFoundError):
+    """A folder or archive holds no readable image."""
+
+
+class InputNotFoundError(RadLensError, FileNotFoundError):
+    """The path given does not exist."""

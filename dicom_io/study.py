@@ -1,0 +1,162 @@
+"""Study and Series: what a clinician dropped in, grouped the way a PACS shows it.
+
+These objects are public and carry no patient identifiers: no names, IDs, birth dates, accession
+numbers or raw UIDs. Where a stable key is needed, it is a salted hash of the UID
+(:func:`dicom_io.identity.hash_uid`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
+
+from dicom_io.volume import Volume
+
+__all__ = [
+    "Orientation",
+    "SeriesFlags",
+    "Series",
+    "SkippedFile",
+    "Study",
+    "Window",
+]
+
+
+class Orientation(str, Enum):
+    """Plane of the acquired slices, from the slice normal."""
+
+    AXIAL = "axial"
+    CORONAL = "coronal"
+    SAGITTAL = "sagittal"
+    OBLIQUE = "oblique"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window: centre and width in modality units, and where it came from."""
+
+    center: float
+    width: float
+    source: str = "dicom"  # "dicom", "data" (derived from the values) or "preset"
+
+    def __post_init__(self) -> None:
+        if not self.width > 0:
+            raise ValueError(f"Argument 'width' must be > 0, not {self.width}.")
+
+
+@dataclass(frozen=True)
+class SeriesFlags:
+    derived: bool = False
+    localizer: bool = False
+    burned_in_annotation: bool = False
+
+    def names(self) -> list[str]:
+        return [name for name in ("derived", "localizer", "burned_in_annotation") if getattr(self, name)]
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file in the input that was not used, and why (one line)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(eq=False)
+class Series:
+    """One stack of images with its metadata; the voxels are decoded on first access.
+
+    Attributes:
+        index: position in :attr:`Study.series` (0-based).
+        key: a stable, identity-free key (hash of the SeriesInstanceUID plus the stack number).
+        modality: DICOM modality code (CT, MR, CR, DX, US, ...) or ``"OT"``.
+        shape: ``(slices, rows, columns)``.
+        spacing: ``(slice, row, column)`` mm; see ``spacing_known``.
+        photometric: PhotometricInterpretation of the source (MONOCHROME1/2, RGB, ...).
+        default_window: the DICOM window (first of several), else one derived from the data.
+        notes: geometry and decoding remarks (gaps, duplicates, uneven spacing, ...).
+    """
+
+    index: int
+    key: str
+    modality: str
+    shape: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    spacing_known: bool
+    orientation: Orientation
+    photometric: str
+    body_part: str = ""
+    study_description: str = ""
+    series_description: str = ""
+    view_position: str = ""
+    flags: SeriesFlags = field(default_factory=SeriesFlags)
+    default_window: Window | None = None
+    notes: tuple[str, ...] = ()
+    source_format: str = "dicom"  # "dicom", "nifti" or "image"
+    _loader: Callable[[], Volume] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def volume(self) -> Volume:
+        """The decoded voxels (decoded once, on first access, thread-safe)."""
+        with self._lock:
+            cached = self.__dict__.get("_volume")
+            if cached is None:
+                if self._loader is None:
+                    raise RuntimeError("Series has no pixel loader.")
+                cached = self._loader()
+                self.__dict__["_volume"] = cached
+            return cached
+
+    @property
+    def is_volume(self) -> bool:
+        """True for a 3D stack (more than one slice of a cross-sectional modality)."""
+        return self.shape[0] > 1
+
+    @property
+    def slice_count(self) -> int:
+        return self.shape[0]
+
+    def label(self) -> str:
+        """A short human label: ``"#1 CT Chest 1.0mm (120 slices)"``."""
+        desc = self.series_description or self.study_description or ""
+        parts = [f"#{self.index + 1}", self.modality]
+        if desc:
+            parts.append(desc)
+        if self.view_position:
+            parts.append(self.view_position)
+        n = self.shape[0]
+        parts.append(f"({n} slice{'s' if n != 1 else ''})")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Study:
+    """Everything read from one input (file, folder, zip, NIfTI or image)."""
+
+    source_name: str
+    series: tuple[Series, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.series:
+            raise ValueError("A Study needs at least one series.")
+
+    @property
+    def default_series(self) -> Series:
+        """The main primary acquisition: not a localizer, not derived, most slices, then largest."""
+
+        def rank(s: Series) -> tuple[int, int, int, int]:
+            return (
+                0 if s.flags.localizer else 1,
+                0 if s.flags.derived else 1,
+                s.shape[0],
+                s.shape[1] * s.shape[2],
+            )
+
+        return max(self.series, key=rank)

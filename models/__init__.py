@@ -1,0 +1,1 @@
+"""RadLens models package."""
