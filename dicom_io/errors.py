@@ -12,6 +12,7 @@ __all__ = [
     "DecoderMissingError",
     "EmptyInputError",
     "InputNotFoundError",
+    "InvalidArgumentError",
     "InputTooLargeError",
     "MissingPixelDataError",
     "RadLensError",
@@ -54,3 +55,7 @@ class EmptyInputError(RadLensError, FileNotFoundError):
 
 class InputNotFoundError(RadLensError, FileNotFoundError):
     """The path given does not exist."""
+
+
+class InvalidArgumentError(RadLensError, ValueError):
+    """An argument (window, slice, series, plane...) is out of range or malformed."""

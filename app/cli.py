@@ -1,0 +1,161 @@
+"""The ``radlens`` command line.
+
+Exit codes: 0 success; 2 bad input or usage, with one line on stderr naming the file and the
+problem; 1 an internal failure. Tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dicom_io.errors import InvalidArgumentError, RadLensError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors on one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"radlens: error: {message}\n")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from dicom_io.loader import load_study
+    from dicom_io.summary import study_summary, summary_text
+
+    study = load_study(args.path)
+    summary = study_summary(study)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(summary_text(summary))
+    return EXIT_OK
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from dicom_io.display import Plane, plane_size, render_slice
+    from dicom_io.loader import load_study
+
+    study = load_study(args.path)
+    if args.series is None:
+        series = study.default_series
+    elif 1 <= args.series <= len(study.series):
+        series = study.series[args.series - 1]
+    else:
+        raise InvalidArgumentError(f"--series {args.series} is outside 1..{len(study.series)}.")
+    plane = Plane(args.plane) if args.plane else Plane.ACQUIRED
+    count = plane_size(series.volume, plane)
+    index = count // 2 if args.slice is None else args.slice
+    image = render_slice(series, index=index, plane=plane, window=args.window)
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise InvalidArgumentError(f"--out {out.name}: the output must be a .png file.")
+    Image.fromarray(image).save(out)
+    print(f"{out}: {series.label()}, {plane.value} slice {index}/{count - 1}, {image.shape[1]}x{image.shape[0]}")
+    return EXIT_OK
+
+
+def _cmd_deid(args: argparse.Namespace) -> int:
+    from dicom_io.deid import DeidOptions, deidentify
+
+    options = DeidOptions(date_shift_days=args.shift_dates)
+    report = deidentify(Path(args.input), Path(args.output), options)
+    print(report.summary())
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from app.server import serve
+
+    return serve(
+        host=args.host,
+        port=args.port,
+        auth=args.auth,
+        study=args.study,
+        model=args.model,
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="radlens", description="Local, private medical-imaging assistant.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("info", help="describe the series of a study")
+    p.add_argument("path", help="DICOM file, folder or .zip, NIfTI file, or PNG/JPEG image")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("render", help="render one slice exactly as the viewer shows it")
+    p.add_argument("path")
+    p.add_argument("--series", type=int, help="series number as listed by info (1-based)")
+    p.add_argument("--slice", type=int, help="slice index (0-based; default: the middle)")
+    p.add_argument("--plane", choices=["acquired", "axial", "coronal", "sagittal"])
+    p.add_argument(
+        "--window",
+        help="lung, mediastinum, soft-tissue, bone, brain, liver, default, or CENTER,WIDTH",
+    )
+    p.add_argument("--out", required=True, help="output .png file")
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("deid", help="write a de-identified copy of a DICOM file, folder or zip")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument(
+        "--shift-dates",
+        type=int,
+        metavar="DAYS",
+        help="shift dates by DAYS instead of removing them",
+    )
+    p.set_defaults(func=_cmd_deid)
+
+    p = sub.add_parser("serve", help="start the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--model", help="model id (see `radlens models`)")
+    p.add_argument("--auth", help="USER:PASS (required when --host is not loopback)")
+    p.add_argument("--study", help="study to open at start (default: the bundled demo)")
+    p.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return func(args)
+    except RadLensError as err:
+        if args.debug:
+            raise
+        message = " ".join(str(err).split())
+        print(f"radlens: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(
+            f"radlens: internal error: {type(err).__name__}: {' '.join(str(err).split())} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    return _run(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""``load_study``: one entry point for every kind of input RadLens accepts.
+
+A DICOM file, a folder of any nesting and file names, a zip (read in memory), a NIfTI volume or a
+PNG/JPEG image becomes a :class:`Study` of :class:`Series`. Headers are read eagerly (fast);
+voxels are decoded on first access of ``Series.volume``. Input files are only ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dicom_io.dicom_header import DicomHeader, read_header
+from dicom_io.errors import EmptyInputError, MissingPixelDataError, RadLensError, UnsupportedFileError
+from dicom_io.identity import hash_uid
+from dicom_io.image import load_image
+from dicom_io.limits import Limits
+from dicom_io.nifti import load_nifti
+from dicom_io.pixels import check_decodable, decode_stack, output_photometric
+from dicom_io.sniff import FileKind
+from dicom_io.sources import SourceFile, iter_sources
+from dicom_io.stacking import Stack, group_stacks, order_stack
+from dicom_io.study import Series, SeriesFlags, SkippedFile, Study, Window
+
+__all__ = ["Progress", "load_study"]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``, called while reading headers."""
+
+_BURNED_IN_SUSPECT = ("US", "SC", "XC", "ES")
+
+
+def _describe_unknown(source: SourceFile) -> str:
+    return f"{source.name}: not a DICOM, NIfTI, PNG or JPEG file (unrecognised content)."
+
+
+def _flags(header: DicomHeader) -> SeriesFlags:
+    image_type = header.image_type
+    derived = bool(image_type and image_type[0] == "DERIVED") or header.is_secondary_capture
+    derived = derived or (len(image_type) > 1 and image_type[1] == "SECONDARY")
+    localizer = "LOCALIZER" in image_type or "SCOUT" in image_type
+    burned = header.burned_in == "YES" or (
+        header.burned_in == "" and (header.modality in _BURNED_IN_SUSPECT or header.is_secondary_capture)
+    )
+    return SeriesFlags(derived=derived, localizer=localizer, burned_in_annotation=burned)
+
+
+def _series_from_stack(stack: Stack, number: int) -> Series:
+    header = stack.first
+    notes = list(stack.notes)
+    if header.burned_in == "" and _flags(header).burned_in_annotation:
+        notes.append("burned-in annotation not declared; text may be present in the pixels")
+    window = Window(*header.window, source="dicom") if header.window else None
+    return Series(
+        index=0,
+        key=hash_uid(header.study_uid, header.series_uid, str(number)),
+        modality=header.modality,
+        shape=(len(stack.items), header.rows, header.columns),
+        spacing=stack.spacing,
+        spacing_known=stack.spacing_known,
+        orientation=stack.orientation,
+        photometric=output_photometric(header),
+        body_part=header.body_part,
+        study_description=header.study_description,
+        series_description=header.series_description,
+        view_position=header.view_position,
+        flags=_flags(header),
+        default_window=window,
+        notes=tuple(notes),
+        source_format="dicom",
+        _loader=lambda: decode_stack(stack),
+    )
+
+
+def _dicom_series(headers: Sequence[DicomHeader]) -> list[Series]:
+    stacks = [order_stack(items) for items in group_stacks(headers)]
+    stacks.sort(
+        key=lambda st: (
+            st.first.series_number if st.first.series_number is not None else 1 << 30,
+            st.first.series_description,
+            st.first.source.name,
+        )
+    )
+    return [_series_from_stack(stack, n) for n, stack in enumerate(stacks)]
+
+
+def _read_one(
+    source: SourceFile, limits: Limits, headers: list[DicomHeader], series: list[Series]
+) -> None:
+    """Read one file into ``headers`` (DICOM) or ``series`` (NIfTI, image); raise on failure."""
+    kind = source.kind()
+    if kind is FileKind.DICOM:
+        header = read_header(source, limits)
+        check_decodable(header)
+        headers.append(header)
+    elif kind is FileKind.NIFTI:
+        series.extend(load_nifti(source, limits))
+    elif kind in (FileKind.PNG, FileKind.JPEG):
+        series.append(load_image(source, limits))
+    elif kind is FileKind.ZIP:
+        raise UnsupportedFileError(f"{source.name}: nested archives are not read.")
+    else:
+        raise UnsupportedFileError(_describe_unknown(source))
+
+
+def load_study(
+    path: str | Path, limits: Limits | None = None, progress: Progress | None = None
+) -> Study:
+    """Read a study from ``path`` (DICOM file, folder, .zip, NIfTI, PNG or JPEG).
+
+    In a folder or zip, files that cannot be used (other formats, non-image DICOM objects such as
+    SR or RT plans, broken files) are skipped and listed in ``Study.skipped``; a single file that
+    cannot be used raises its error.
+
+    Raises:
+        RadLensError: a subclass naming the file and the problem (see :mod:`dicom_io.errors`).
+    """
+    path = Path(path)
+    limits = limits or Limits.from_env()
+    sources = iter_sources(path, limits)
+    headers: list[DicomHeader] = []
+    other: list[Series] = []
+    skipped: list[SkippedFile] = []
+    failures: list[RadLensError] = []
+    for done, source in enumerate(sources, start=1):
+        if len(sources) == 1:
+            _read_one(source, limits, headers, other)
+        else:
+            try:
+                _read_one(source, limits, headers, other)
+            except RadLensError as err:
+                reason = str(err).removeprefix(f"{source.name}: ")
+                skipped.append(SkippedFile(source.name, reason))
+                if not isinstance(err, (UnsupportedFileError, MissingPixelDataError)):
+                    failures.append(err)
+        if progress is not None:
+            progress("reading headers", done, len(sources))
+    series = _dicom_series(headers) + other
+    if not series:
+        if len(failures) == 1:
+            raise failures[0]
+        first = f" (first: {skipped[0].name}: {skipped[0].reason})" if skipped else ""
+        raise EmptyInputError(
+            f"{path.name}: no readable image among {len(sources)} file(s){first}."
+        )
+    for index, item in enumerate(series):
+        item.index = index
+    study_uids = sorted({h.study_uid for h in headers})
+    return Study(
+        source_name=path.name,
+        series=tuple(series),
+        skipped=tuple(skipped),
+        key=hash_uid(*study_uids) if study_uids else hash_uid(path.name),
+    )

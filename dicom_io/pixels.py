@@ -1,0 +1,243 @@
+"""Decode an ordered stack into a :class:`Volume` in modality units.
+
+Uncompressed little-endian pixel data is read straight from the file at the offset the header pass
+recorded (one read per file, no second parse); compressed data goes through pydicom's decoders
+(pylibjpeg plugins), several files at a time. The output array is allocated once; each frame is
+rescaled into it, so peak memory stays close to the volume's own size.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
+from pydicom.uid import UID, ExplicitVRBigEndian
+
+from dicom_io.dicom_header import DicomHeader
+from dicom_io.errors import CorruptFileError, DecoderMissingError
+from dicom_io.stacking import Stack
+from dicom_io.volume import Volume
+
+__all__ = ["check_decodable", "decode_stack", "output_photometric"]
+
+_RGB_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+
+
+def check_decodable(header: DicomHeader) -> None:
+    """Raise :class:`DecoderMissingError` when no installed plugin decodes the file's syntax."""
+    if header.is_native:
+        return
+    uid = UID(header.transfer_syntax)
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError as err:
+        raise DecoderMissingError(
+            f"{header.source.name}: no decoder for transfer syntax {uid.name} ({uid})."
+        ) from err
+    if not decoder.is_available:
+        missing = "; ".join(
+            f"{name}: needs {', '.join(deps)}" for name, deps in decoder.missing_dependencies
+        ) if hasattr(decoder, "missing_dependencies") else ""
+        raise DecoderMissingError(
+            f"{header.source.name}: {uid.name} pixel data needs a decoder plugin that is not "
+            f"installed ({missing or 'install pylibjpeg with its libjpeg/openjpeg/rle plugins'})."
+        )
+
+
+def output_photometric(header: DicomHeader) -> str:
+    """Photometric interpretation of the decoded voxels (colour spaces become RGB)."""
+    return "RGB" if header.photometric in _RGB_PHOTOMETRICS else header.photometric
+
+
+def _integer_range(stack: Stack) -> tuple[float, float] | None:
+    """Value range after rescale when it stays integral, else None (float output needed)."""
+    header = stack.first
+    if header.bits_allocated > 32 or header.has_modality_lut_sequence:
+        return None
+    bits = header.bits_stored
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if header.signed else (0, 2**bits - 1)
+    out_lo, out_hi = np.inf, -np.inf
+    for item in stack.items:
+        slope, intercept = item.frame.slope, item.frame.intercept
+        if slope != int(slope) or intercept != int(intercept):
+            return None
+        ends = (lo * slope + intercept, hi * slope + intercept)
+        out_lo, out_hi = min(out_lo, *ends), max(out_hi, *ends)
+    return out_lo, out_hi
+
+
+class _Overflow(Exception):
+    """A rescaled frame did not fit the optimistic output dtype."""
+
+
+def _output_dtype(stack: Stack, optimistic: bool = True) -> np.dtype[Any]:
+    header = stack.first
+    if output_photometric(header) == "RGB" or header.samples == 3:
+        return np.dtype(np.uint8 if header.bits_allocated <= 8 else np.uint16)
+    if header.has_modality_lut_sequence:
+        return np.dtype(np.float32)
+    span = _integer_range(stack)
+    if span is None:
+        return np.dtype(np.float32)
+    for candidate in (np.uint8, np.int16, np.uint16):
+        info = np.iinfo(candidate)
+        if info.min <= span[0] and span[1] <= info.max:
+            return np.dtype(candidate)
+    # The declared range is wider, but real CT data (16 bits stored, intercept -1024) almost
+    # always fits int16: try that, and widen only if a frame really overflows.
+    if optimistic:
+        return np.dtype(np.int16)
+    if np.iinfo(np.int32).min <= span[0] and span[1] <= np.iinfo(np.int32).max:
+        return np.dtype(np.int32)
+    return np.dtype(np.float64)
+
+
+def _raw_dtype(header: DicomHeader) -> np.dtype[Any]:
+    kind = "i" if header.signed else "u"
+    endian = ">" if header.transfer_syntax == ExplicitVRBigEndian else "<"
+    return np.dtype(f"{endian}{kind}{header.bits_allocated // 8}")
+
+
+def _read_native(header: DicomHeader) -> npt.NDArray[Any]:
+    """All frames of an uncompressed file, read at the recorded offset."""
+    assert header.source.path is not None and header.pixel_offset is not None  # noqa: S101
+    count = header.frames * header.rows * header.columns * header.samples
+    with header.source.path.open("rb") as fh:
+        fh.seek(header.pixel_offset)
+        raw = np.fromfile(fh, dtype=_raw_dtype(header), count=count)
+    if raw.size != count:
+        raise CorruptFileError(f"{header.source.name}: truncated pixel data.")
+    bits, allocated = header.bits_stored, header.bits_allocated
+    if bits < allocated:
+        if header.signed:
+            shift = allocated - bits
+            raw = (raw << shift) >> shift
+        else:
+            raw = raw & ((1 << bits) - 1)
+    return raw.reshape(header.frames, header.rows, header.columns)
+
+
+def _decode_file(header: DicomHeader) -> npt.NDArray[Any]:
+    """All frames of one file as (frames, rows, columns[, 3]), colour converted to RGB."""
+    if (
+        header.pixel_offset is not None
+        and header.is_native
+        and header.samples == 1
+        and header.bits_allocated in (8, 16, 32)
+        and header.photometric.startswith("MONOCHROME")
+        and not header.has_modality_lut_sequence
+    ):
+        return _read_native(header)
+    name = header.source.name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with header.source.open() as fh:
+                ds = pydicom.dcmread(fh, force=True)
+            if "TransferSyntaxUID" not in ds.file_meta:
+                ds.file_meta.TransferSyntaxUID = UID(header.transfer_syntax)
+            arr = ds.pixel_array
+            if header.photometric == "PALETTE COLOR":
+                arr = _palette_to_rgb(apply_color_lut(arr, ds), header)
+            if header.has_modality_lut_sequence:
+                arr = apply_modality_lut(arr, ds)
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError) as err:
+        reason = " ".join(str(err).split())[:240]
+        raise CorruptFileError(
+            f"{name}: cannot decode {UID(header.transfer_syntax).name} pixel data ({reason})."
+        ) from err
+    if header.frames == 1:
+        arr = arr[np.newaxis]
+    return np.asarray(arr)
+
+
+def _palette_to_rgb(rgb: npt.NDArray[Any], header: DicomHeader) -> npt.NDArray[Any]:
+    """Palette LUT output (16-bit entries) scaled to the 8-bit RGB the volume holds."""
+    if header.bits_allocated <= 8 and rgb.dtype.itemsize > 1:
+        top = int(rgb.max()) if rgb.size else 0
+        return (rgb >> 8).astype(np.uint8) if top > 255 else rgb.astype(np.uint8)
+    return rgb
+
+
+def _workers(n_files: int, native: bool) -> int:
+    cpus = os.cpu_count() or 1
+    return max(1, min(n_files, cpus if not native else min(cpus, 4)))
+
+
+def decode_stack(stack: Stack, progress: Callable[[int, int], None] | None = None) -> Volume:
+    """Decode ``stack`` into one array in modality units (HU for CT) with the stack's geometry."""
+    try:
+        array = _decode_into(stack, _output_dtype(stack, optimistic=True), progress)
+    except _Overflow:
+        array = _decode_into(stack, _output_dtype(stack, optimistic=False), progress)
+    first = stack.first
+    return Volume(
+        array=array,
+        spacing=stack.spacing,
+        affine=stack.affine,
+        spacing_known=stack.spacing_known,
+        units="HU" if first.modality == "CT" else "",
+    )
+
+
+def _store(out: npt.NDArray[Any], k: int, data: npt.NDArray[Any], slope: float, intercept: float) -> None:
+    """Write one frame, rescaled, into ``out[k]``; raise _Overflow if it does not fit."""
+    if out.dtype.kind in "iu":
+        if slope == 1 and intercept == 0 and np.can_cast(data.dtype, out.dtype):
+            out[k] = data
+            return
+        values = data.astype(np.int64)
+        if slope != 1:
+            values *= int(slope)
+        if intercept != 0:
+            values += int(intercept)
+        info = np.iinfo(out.dtype)
+        if values.size and (values.min() < info.min or values.max() > info.max):
+            raise _Overflow
+        out[k] = values
+    elif slope == 1 and intercept == 0:
+        out[k] = data
+    else:
+        out[k] = data.astype(np.float64) * slope + intercept
+
+
+def _decode_into(
+    stack: Stack, dtype: np.dtype[Any], progress: Callable[[int, int], None] | None
+) -> npt.NDArray[Any]:
+    first = stack.first
+    rgb = output_photometric(first) == "RGB" or first.samples == 3
+    shape: tuple[int, ...] = (len(stack.items), first.rows, first.columns)
+    out = np.empty((*shape, 3) if rgb else shape, dtype=dtype)
+
+    # Frames grouped by file, so that each file is read and decoded once.
+    by_file: dict[str, list[tuple[int, int, float, float]]] = {}
+    headers: dict[str, DicomHeader] = {}
+    for k, item in enumerate(stack.items):
+        name = item.header.source.name
+        headers[name] = item.header
+        by_file.setdefault(name, []).append(
+            (k, item.frame.frame, item.frame.slope, item.frame.intercept)
+        )
+
+    def fill(name: str) -> None:
+        frames = _decode_file(headers[name])
+        for k, frame, slope, intercept in by_file[name]:
+            if rgb or headers[name].has_modality_lut_sequence:
+                out[k] = frames[frame]
+            else:
+                _store(out, k, frames[frame], slope, intercept)
+
+    names = list(by_file)
+    native = all(h.is_native for h in headers.values())
+    with ThreadPoolExecutor(max_workers=_workers(len(names), native)) as pool:
+        for done, _ in enumerate(pool.map(fill, names), start=1):
+            if progress is not None:
+                progress(done, len(names))
+    return out
