@@ -21,7 +21,15 @@ from dicom_io.study import Series, Window
 from dicom_io.volume import Volume
 from dicom_io.windowing import apply_window, parse_window
 
-__all__ = ["Plane", "PlaneAxes", "plane_axes", "plane_size", "render_slice", "slice_of"]
+__all__ = [
+    "Plane",
+    "PlaneAxes",
+    "plane_axes",
+    "plane_size",
+    "render_slice",
+    "slice_of",
+    "slice_position",
+]
 
 
 class Plane(str, Enum):
@@ -151,3 +159,22 @@ def render_slice(
         monochrome1 = series.photometric == "MONOCHROME1"
         image = apply_window(arr, parse_window(window, series), invert=monochrome1 != invert)
     return _square_pixels(image, spacing) if series.spacing_known else image
+
+
+_PATIENT_AXIS_NAMES = {0: ("R", "L"), 1: ("A", "P"), 2: ("I", "S")}
+
+
+def slice_position(volume: Volume, plane: Plane | str, index: int) -> str:
+    """Where slice ``index`` lies, for the viewer's label: ``"S 12.5 mm"`` (LPS axis nearest the
+    slice normal) or ``"12.5 mm"`` along the normal for the acquired plane."""
+    axes = plane_axes(volume, plane)
+    point = np.zeros(3)
+    point[axes.normal] = index
+    lps = volume.index_to_lps(point)
+    direction = volume.affine[:3, axes.normal]
+    lps_axis = int(np.argmax(np.abs(direction)))
+    value = float(lps[lps_axis])
+    negative, positive = _PATIENT_AXIS_NAMES[lps_axis]
+    # LPS: +x is patient left, +y posterior, +z superior.
+    label = positive if value >= 0 else negative
+    return f"{label} {abs(value):.1f} mm"

@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dicom_io.dicom_header import DicomHeader, read_header
-from dicom_io.errors import EmptyInputError, MissingPixelDataError, RadLensError, UnsupportedFileError
+from dicom_io.errors import (
+    EmptyInputError,
+    InputTooLargeError,
+    MissingPixelDataError,
+    RadLensError,
+    UnsupportedFileError,
+)
 from dicom_io.identity import hash_uid
 from dicom_io.image import load_image
 from dicom_io.limits import Limits
@@ -104,9 +110,12 @@ def _read_one(
 
 
 def load_study(
-    path: str | Path, limits: Limits | None = None, progress: Progress | None = None
+    path: str | Path | Sequence[str | Path],
+    limits: Limits | None = None,
+    progress: Progress | None = None,
 ) -> Study:
-    """Read a study from ``path`` (DICOM file, folder, .zip, NIfTI, PNG or JPEG).
+    """Read a study from ``path`` (DICOM file, folder, .zip, NIfTI, PNG or JPEG), or from a list
+    of such paths read together (for example the files of one upload).
 
     In a folder or zip, files that cannot be used (other formats, non-image DICOM objects such as
     SR or RT plans, broken files) are skipped and listed in ``Study.skipped``; a single file that
@@ -115,15 +124,30 @@ def load_study(
     Raises:
         RadLensError: a subclass naming the file and the problem (see :mod:`dicom_io.errors`).
     """
-    path = Path(path)
     limits = limits or Limits.from_env()
-    sources = iter_sources(path, limits)
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        name = path.name
+        sources = iter_sources(path, limits)
+    else:
+        paths = [Path(p) for p in path]
+        if not paths:
+            raise EmptyInputError("No files were given.")
+        name = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        sources = [source for p in paths for source in iter_sources(p, limits)]
+        if len(sources) > limits.max_files:
+            raise InputTooLargeError(
+                f"{name}: more than {limits.max_files} files (RADLENS_MAX_FILES)."
+            )
     headers: list[DicomHeader] = []
     other: list[Series] = []
     skipped: list[SkippedFile] = []
     failures: list[RadLensError] = []
+    # A file given on its own raises its own error; inside a folder or zip it is skipped.
+    single = len(sources) == 1 and sources[0].member is None and not sources[0].name.count("/")
+    single = single and (isinstance(path, Path) and path.is_file() or not isinstance(path, Path))
     for done, source in enumerate(sources, start=1):
-        if len(sources) == 1:
+        if single:
             _read_one(source, limits, headers, other)
         else:
             try:
@@ -141,14 +165,14 @@ def load_study(
             raise failures[0]
         first = f" (first: {skipped[0].name}: {skipped[0].reason})" if skipped else ""
         raise EmptyInputError(
-            f"{path.name}: no readable image among {len(sources)} file(s){first}."
+            f"{name}: no readable image among {len(sources)} file(s){first}."
         )
     for index, item in enumerate(series):
         item.index = index
     study_uids = sorted({h.study_uid for h in headers})
     return Study(
-        source_name=path.name,
+        source_name=name,
         series=tuple(series),
         skipped=tuple(skipped),
-        key=hash_uid(*study_uids) if study_uids else hash_uid(path.name),
+        key=hash_uid(*study_uids) if study_uids else hash_uid(name),
     )

@@ -1,0 +1,85 @@
+"""Start the web app with secure defaults.
+
+Loopback only unless ``--auth`` (or ``RADLENS_AUTH``) is given; no share links; analytics off;
+uploads capped; Gradio's temporary files kept in a private folder removed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from dicom_io.errors import InvalidArgumentError
+
+__all__ = ["DEMO_STUDY", "check_binding", "parse_auth", "serve"]
+
+DEMO_STUDY = Path(__file__).resolve().parents[1] / "assets" / "demo" / "chest_pa_cr.dcm"
+MAX_UPLOAD = os.environ.get("RADLENS_MAX_UPLOAD", "2gb")
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """``USER:PASS`` (from the argument, else ``RADLENS_AUTH``) as a pair, or None."""
+    raw = auth if auth is not None else os.environ.get("RADLENS_AUTH")
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise InvalidArgumentError("--auth must be USER:PASS with both parts non-empty.")
+    return user, password
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, auth: tuple[str, str] | None) -> None:
+    """Refuse to listen beyond this machine without a password."""
+    if not _is_loopback(host) and auth is None:
+        raise InvalidArgumentError(
+            f"--host {host} exposes RadLens to the network: give --auth USER:PASS "
+            "(or set RADLENS_AUTH), or bind 127.0.0.1."
+        )
+
+
+def _private_temp_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="radlens-"))
+    path.chmod(0o700)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: str | None = None,
+    study: str | None = None,
+    model: str | None = None,
+) -> int:
+    """Build the UI and serve it until interrupted. Returns the exit code."""
+    credentials = parse_auth(auth)
+    check_binding(host, credentials)
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["GRADIO_TEMP_DIR"] = str(_private_temp_dir())
+    from app.services import Services
+    from app.ui import build_ui, launch_options
+
+    services = Services(initial_study=Path(study) if study else DEMO_STUDY, model_id=model)
+    demo = build_ui(services)
+    print(f"RadLens on http://{host}:{port}", file=sys.stderr)
+    demo.queue(default_concurrency_limit=1, max_size=32).launch(
+        server_name=host,
+        server_port=port,
+        auth=credentials,
+        **launch_options(),
+    )
+    return 0

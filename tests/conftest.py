@@ -1,0 +1,21 @@
+"""Shared fixtures. Tests run offline: no hub, no analytics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.files import data_file
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture
+def testdata() -> Callable[[str], Path]:
+    """``testdata("CT_small.dcm")``: the path of a real pydicom / pydicom-data test file."""
+    return data_file
