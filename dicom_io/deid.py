@@ -403,6 +403,17 @@ class DeidReport:
     skipped: tuple[SkippedFile, ...]
     warnings: tuple[str, ...]
 
+    def summary(self) -> str:
+        """One line for a person: where, how many written, skipped and warned about."""
+
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}{'' if n == 1 else 's'}"
+
+        return (
+            f"{self.output}: {count(len(self.written), 'file')} de-identified, "
+            f"{len(self.skipped)} skipped, {count(len(self.warnings), 'warning')}."
+        )
+
 
 class _Namer:
     """``study-NNN/series-NNN/IM-NNNNN.dcm``, numbered by order of first appearance."""

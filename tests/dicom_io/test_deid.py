@@ -327,6 +327,7 @@ def test_output_names_say_nothing_and_non_dicom_is_skipped(default_run: Run) -> 
     ]
     assert len(report.written) == 3
     assert report.warnings == ()
+    assert report.summary() == f"{default_run.out}: 3 files de-identified, 1 skipped, 0 warnings."
 
 
 def test_uids_stay_consistent_and_references_resolve(default_run: Run) -> None:
