@@ -60,7 +60,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         raise InvalidArgumentError(f"--out {out.name}: the output must be a .png file.")
     Image.fromarray(image).save(out)
-    print(f"{out}: {series.label()}, {plane.value} slice {index}/{count - 1}, {image.shape[1]}x{image.shape[0]}")
+    rows, cols = image.shape[:2]
+    print(f"{out}: {series.label()}, {plane.value} slice {index}/{count - 1}, {cols}x{rows}")
     return EXIT_OK
 
 

@@ -112,6 +112,60 @@ def _slider(count: int, value: int) -> Any:
     return gr.update(minimum=0, maximum=max(count - 1, 1), value=value, interactive=count > 1)
 
 
+def _show_study(study: Study | None) -> tuple[Any, ...]:
+    chosen = _pick(study, None)
+    if study is None or chosen is None:
+        return study, gr.update(choices=[], value=None), "", gr.update(), None, ""
+    count = plane_size(chosen.volume, "acquired")
+    image, where = _render(
+        study, chosen.index, "acquired", count // 2, "default", None, None, False
+    )
+    return (
+        study,
+        gr.update(choices=_series_choices(study), value=chosen.index),
+        _series_info(chosen),
+        _slider(count, count // 2),
+        image,
+        where,
+    )
+
+
+def _on_series_or_plane(
+    study: Study | None, index: int | None, plane_value: str, *rest: Any
+) -> tuple[Any, ...]:
+    chosen = _pick(study, index)
+    if chosen is None:
+        return gr.update(), gr.update(), None, ""
+    try:
+        count = plane_size(chosen.volume, plane_value)
+    except RadLensError as err:
+        raise gr.Error(str(err)) from err
+    middle = count // 2
+    image, where = _render(study, index, plane_value, middle, *rest[1:])
+    return (
+        _series_info(chosen),
+        _slider(count, middle),
+        image,
+        where,
+    )
+
+
+def _on_reset(study: Study | None, index: int | None) -> tuple[Any, ...]:
+    chosen = _pick(study, index)
+    count = plane_size(chosen.volume, "acquired") if chosen else 1
+    image, where = _render(study, index, "acquired", count // 2, "default", None, None, False)
+    return (
+        "acquired",
+        "default",
+        None,
+        None,
+        False,
+        _slider(count, count // 2),
+        image,
+        where,
+    )
+
+
 def build_ui(services: Services) -> gr.Blocks:
     """The whole app as a Blocks object (not launched)."""
     with gr.Blocks(title="RadLens") as demo:
@@ -142,7 +196,10 @@ def build_ui(services: Services) -> gr.Blocks:
                 with gr.Row():
                     plane = gr.Radio(PLANES, value="acquired", label="Plane", elem_id="plane")
                     window = gr.Dropdown(
-                        [*WINDOW_CHOICES, "manual"], value="default", label="Window", elem_id="window"
+                        [*WINDOW_CHOICES, "manual"],
+                        value="default",
+                        label="Window",
+                        elem_id="window",
                     )
                     center = gr.Number(label="Centre", value=None, elem_id="window-center")
                     width = gr.Number(label="Width", value=None, elem_id="window-width")
@@ -151,25 +208,10 @@ def build_ui(services: Services) -> gr.Blocks:
 
         view_inputs = [study_state, series, plane, slider, window, center, width, invert]
 
-        def show_study(study: Study | None) -> tuple[Any, ...]:
-            chosen = _pick(study, None)
-            if study is None or chosen is None:
-                return study, gr.update(choices=[], value=None), "", gr.update(), None, ""
-            count = plane_size(chosen.volume, "acquired")
-            image, where = _render(study, chosen.index, "acquired", count // 2, "default", None, None, False)
-            return (
-                study,
-                gr.update(choices=_series_choices(study), value=chosen.index),
-                _series_info(chosen),
-                _slider(count, count // 2),
-                image,
-                where,
-            )
-
         study_outputs = [study_state, series, info, slider, viewer, position]
 
         def on_load() -> tuple[Any, ...]:
-            return show_study(services.initial())
+            return _show_study(services.initial())
 
         def on_upload(files: list[str] | None) -> tuple[Any, ...]:
             if not files:
@@ -178,48 +220,27 @@ def build_ui(services: Services) -> gr.Blocks:
                 study = services.open([Path(f) for f in files])
             except RadLensError as err:
                 raise gr.Error(str(err)) from err
-            return show_study(study)
-
-        def on_series_or_plane(study: Study | None, index: int | None, plane_value: str, *rest: Any) -> tuple[Any, ...]:
-            chosen = _pick(study, index)
-            if chosen is None:
-                return gr.update(), gr.update(), None, ""
-            try:
-                count = plane_size(chosen.volume, plane_value)
-            except RadLensError as err:
-                raise gr.Error(str(err)) from err
-            middle = count // 2
-            image, where = _render(study, index, plane_value, middle, *rest[1:])
-            return (
-                _series_info(chosen),
-                _slider(count, middle),
-                image,
-                where,
-            )
-
-        def on_reset(study: Study | None, index: int | None) -> tuple[Any, ...]:
-            chosen = _pick(study, index)
-            count = plane_size(chosen.volume, "acquired") if chosen else 1
-            image, where = _render(study, index, "acquired", count // 2, "default", None, None, False)
-            return (
-                "acquired",
-                "default",
-                None,
-                None,
-                False,
-                _slider(count, count // 2),
-                image,
-                where,
-            )
+            return _show_study(study)
 
         demo.load(on_load, outputs=study_outputs)
         upload.upload(on_upload, inputs=upload, outputs=study_outputs)
         for trigger in (series.input, plane.input):
-            trigger(on_series_or_plane, inputs=view_inputs, outputs=[info, slider, viewer, position])
-        for trigger in (slider.release, slider.input, window.input, center.submit, width.submit, invert.input):
-            trigger(_render, inputs=view_inputs, outputs=[viewer, position], show_progress="hidden")
+            trigger(
+                _on_series_or_plane, inputs=view_inputs, outputs=[info, slider, viewer, position]
+            )
+        for trigger in (
+            slider.release,
+            slider.input,
+            window.input,
+            center.submit,
+            width.submit,
+            invert.input,
+        ):
+            trigger(
+                _render, inputs=view_inputs, outputs=[viewer, position], show_progress="hidden"
+            )
         reset.click(
-            on_reset,
+            _on_reset,
             inputs=[study_state, series],
             outputs=[plane, window, center, width, invert, slider, viewer, position],
         )

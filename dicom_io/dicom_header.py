@@ -154,8 +154,10 @@ def _item(seq_owner: Dataset | None, keyword: str) -> Dataset | None:
     return item if isinstance(item, Dataset) else None
 
 
-def _from_groups(groups: list[Dataset], seq_kw: str, attr: str, n: int) -> tuple[float, ...] | None:
-    """The first value of ``attr`` inside ``seq_kw`` among functional ``groups`` (per-frame first)."""
+def _from_groups(
+    groups: list[Dataset], seq_kw: str, attr: str, n: int
+) -> tuple[float, ...] | None:
+    """The first value of ``attr`` in ``seq_kw`` among functional ``groups`` (per-frame first)."""
     for group in groups:
         item = _item(group, seq_kw)
         if item is None:
@@ -186,7 +188,9 @@ def _frame_infos(ds: Dataset, frames: int) -> tuple[FrameInfo, ...]:
         if shared is not None:
             groups.append(shared)
         position = _from_groups(groups, "PlanePositionSequence", "ImagePositionPatient", 3)
-        orientation = _from_groups(groups, "PlaneOrientationSequence", "ImageOrientationPatient", 6)
+        orientation = _from_groups(
+            groups, "PlaneOrientationSequence", "ImageOrientationPatient", 6
+        )
         spacing = _from_groups(groups, "PixelMeasuresSequence", "PixelSpacing", 2)
         slope = _from_groups(groups, "PixelValueTransformationSequence", "RescaleSlope", 0)
         intercept = _from_groups(groups, "PixelValueTransformationSequence", "RescaleIntercept", 0)
@@ -227,11 +231,19 @@ def _transfer_syntax(ds: Dataset) -> str:
     return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def _check_sizes(source: SourceFile, ds: Dataset, header_args: dict[str, Any], limits: Limits) -> None:
+def _check_sizes(
+    source: SourceFile, ds: Dataset, header_args: dict[str, Any], limits: Limits
+) -> None:
     rows, cols = header_args["rows"], header_args["columns"]
     frames, samples = header_args["frames"], header_args["samples"]
     bits = header_args["bits_allocated"]
-    if rows <= 0 or cols <= 0 or frames <= 0 or samples not in (1, 3) or bits not in (1, 8, 16, 32, 64):
+    if (
+        rows <= 0
+        or cols <= 0
+        or frames <= 0
+        or samples not in (1, 3)
+        or bits not in (1, 8, 16, 32, 64)
+    ):
         raise CorruptFileError(
             f"{source.name}: implausible image size (rows={rows}, columns={cols}, "
             f"frames={frames}, samples={samples}, bits={bits})."
@@ -251,13 +263,13 @@ def _check_sizes(source: SourceFile, ds: Dataset, header_args: dict[str, Any], l
                 f"{source.size:,} bytes."
             )
         length = getattr(raw, "length", None)
-        if length is None and raw is not None and getattr(raw, "value", None) is not None:
-            length = len(raw.value)
+        value = getattr(raw, "value", None)
+        if length is None and isinstance(value, (bytes, bytearray)):
+            length = len(value)
         tell = getattr(raw, "value_tell", None)
         if length is not None and length != 0xFFFFFFFF and length < expected:
             raise CorruptFileError(
-                f"{source.name}: truncated: {length:,} bytes of pixel data, "
-                f"{expected:,} expected."
+                f"{source.name}: truncated: {length:,} bytes of pixel data, {expected:,} expected."
             )
         if tell is not None and length is not None and tell + expected > source.size:
             raise CorruptFileError(
@@ -284,12 +296,22 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         ds = _dcmread(source)
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as err:
         raise CorruptFileError(f"{source.name}: unreadable DICOM file ({err}).") from err
-    sop_class = str(ds.get("SOPClassUID", "") or getattr(ds.get("file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    sop_class = str(
+        ds.get("SOPClassUID", "")
+        or getattr(ds.get("file_meta", None), "MediaStorageSOPClassUID", "")
+        or ""
+    )
     if PIXEL_DATA not in ds._dict:
-        kind = "floating-point pixel data (not supported)" if (
-            FLOAT_PIXEL_DATA in ds._dict or DOUBLE_PIXEL_DATA in ds._dict
-        ) else "no pixel data"
-        name = UID(sop_class).name if sop_class else ("DICOMDIR" if "DirectoryRecordSequence" in ds else "")
+        kind = (
+            "floating-point pixel data (not supported)"
+            if (FLOAT_PIXEL_DATA in ds._dict or DOUBLE_PIXEL_DATA in ds._dict)
+            else "no pixel data"
+        )
+        name = (
+            UID(sop_class).name
+            if sop_class
+            else ("DICOMDIR" if "DirectoryRecordSequence" in ds else "")
+        )
         what = f" ({name})" if name and name != sop_class else ""
         raise MissingPixelDataError(f"{source.name}: {kind}{what}; not an image.")
     try:
@@ -337,7 +359,8 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         has_modality_lut_sequence="ModalityLUTSequence" in ds,
         frame_infos=frame_infos,
         imager_spacing=imager,
-        enhanced="SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds,
+        enhanced="SharedFunctionalGroupsSequence" in ds
+        or "PerFrameFunctionalGroupsSequence" in ds,
         pixel_offset=offset if getattr(raw_pixels, "value", b"") is None else None,
         **args,
     )

@@ -9,7 +9,7 @@ a PACS does for the native plane (and for projection images, which have no patie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-class Plane(str, Enum):
+class Plane(StrEnum):
     ACQUIRED = "acquired"
     AXIAL = "axial"
     CORONAL = "coronal"
@@ -97,7 +97,7 @@ def plane_axes(volume: Volume, plane: Plane | str) -> PlaneAxes:
 
 def plane_size(volume: Volume, plane: Plane | str) -> int:
     """Number of slices available in ``plane``."""
-    return volume.array.shape[plane_axes(volume, plane).normal]
+    return int(volume.array.shape[plane_axes(volume, plane).normal])
 
 
 def slice_of(
@@ -107,7 +107,9 @@ def slice_of(
     axes = plane_axes(volume, plane)
     count = volume.array.shape[axes.normal]
     if not 0 <= index < count:
-        raise InvalidArgumentError(f"Slice {index} is outside 0..{count - 1} in the {Plane(plane).value} plane.")
+        raise InvalidArgumentError(
+            f"Slice {index} is outside 0..{count - 1} in the {Plane(plane).value} plane."
+        )
     order = [axes.normal, axes.down, axes.right] + ([3] if volume.is_rgb else [])
     arr = np.transpose(volume.array, order)[index]
     if axes.flip_down:
@@ -122,10 +124,15 @@ def _to_rgb8(arr: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     top = float(arr.max()) or 1.0
-    return np.clip(arr.astype(np.float32) * (255.0 / top), 0, 255).astype(np.uint8)
+    scaled: npt.NDArray[np.uint8] = np.clip(arr.astype(np.float32) * (255.0 / top), 0, 255).astype(
+        np.uint8
+    )
+    return scaled
 
 
-def _square_pixels(image: npt.NDArray[np.uint8], spacing: tuple[float, float]) -> npt.NDArray[np.uint8]:
+def _square_pixels(
+    image: npt.NDArray[np.uint8], spacing: tuple[float, float]
+) -> npt.NDArray[np.uint8]:
     """Resample so one pixel covers the same distance down and across (aspect from spacing)."""
     down, right = spacing
     if abs(down - right) <= 1e-3 * max(down, right):

@@ -46,7 +46,8 @@ def _flags(header: DicomHeader) -> SeriesFlags:
     derived = derived or (len(image_type) > 1 and image_type[1] == "SECONDARY")
     localizer = "LOCALIZER" in image_type or "SCOUT" in image_type
     burned = header.burned_in == "YES" or (
-        header.burned_in == "" and (header.modality in _BURNED_IN_SUSPECT or header.is_secondary_capture)
+        header.burned_in == ""
+        and (header.modality in _BURNED_IN_SUSPECT or header.is_secondary_capture)
     )
     return SeriesFlags(derived=derived, localizer=localizer, burned_in_annotation=burned)
 
@@ -145,7 +146,7 @@ def load_study(
     failures: list[RadLensError] = []
     # A file given on its own raises its own error; inside a folder or zip it is skipped.
     single = len(sources) == 1 and sources[0].member is None and not sources[0].name.count("/")
-    single = single and (isinstance(path, Path) and path.is_file() or not isinstance(path, Path))
+    single = single and ((isinstance(path, Path) and path.is_file()) or not isinstance(path, Path))
     for done, source in enumerate(sources, start=1):
         if single:
             _read_one(source, limits, headers, other)
@@ -164,9 +165,7 @@ def load_study(
         if len(failures) == 1:
             raise failures[0]
         first = f" (first: {skipped[0].name}: {skipped[0].reason})" if skipped else ""
-        raise EmptyInputError(
-            f"{name}: no readable image among {len(sources)} file(s){first}."
-        )
+        raise EmptyInputError(f"{name}: no readable image among {len(sources)} file(s){first}.")
     for index, item in enumerate(series):
         item.index = index
     study_uids = sorted({h.study_uid for h in headers})

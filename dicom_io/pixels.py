@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
-from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import UID, ExplicitVRBigEndian
 
 from dicom_io.dicom_header import DicomHeader
@@ -42,9 +43,7 @@ def check_decodable(header: DicomHeader) -> None:
             f"{header.source.name}: no decoder for transfer syntax {uid.name} ({uid})."
         ) from err
     if not decoder.is_available:
-        missing = "; ".join(
-            f"{name}: needs {', '.join(deps)}" for name, deps in decoder.missing_dependencies
-        ) if hasattr(decoder, "missing_dependencies") else ""
+        missing = "; ".join(str(dep) for dep in decoder.missing_dependencies)
         raise DecoderMissingError(
             f"{header.source.name}: {uid.name} pixel data needs a decoder plugin that is not "
             f"installed ({missing or 'install pylibjpeg with its libjpeg/openjpeg/rle plugins'})."
@@ -107,7 +106,8 @@ def _raw_dtype(header: DicomHeader) -> np.dtype[Any]:
 
 def _read_native(header: DicomHeader) -> npt.NDArray[Any]:
     """All frames of an uncompressed file, read at the recorded offset."""
-    assert header.source.path is not None and header.pixel_offset is not None  # noqa: S101
+    assert header.source.path is not None
+    assert header.pixel_offset is not None
     count = header.frames * header.rows * header.columns * header.samples
     with header.source.path.open("rb") as fh:
         fh.seek(header.pixel_offset)
@@ -187,7 +187,9 @@ def decode_stack(stack: Stack, progress: Callable[[int, int], None] | None = Non
     )
 
 
-def _store(out: npt.NDArray[Any], k: int, data: npt.NDArray[Any], slope: float, intercept: float) -> None:
+def _store(
+    out: npt.NDArray[Any], k: int, data: npt.NDArray[Any], slope: float, intercept: float
+) -> None:
     """Write one frame, rescaled, into ``out[k]``; raise _Overflow if it does not fit."""
     if out.dtype.kind in "iu":
         if slope == 1 and intercept == 0 and np.can_cast(data.dtype, out.dtype):

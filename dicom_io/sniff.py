@@ -6,14 +6,14 @@ import gzip
 import io
 import struct
 import zlib
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["FileKind", "sniff"]
 
 HEAD_BYTES = 1024
 
 
-class FileKind(str, Enum):
+class FileKind(StrEnum):
     DICOM = "dicom"
     NIFTI = "nifti"
     PNG = "png"
@@ -25,9 +25,40 @@ class FileKind(str, Enum):
 # Groups that may open a DICOM data set written without the 128-byte preamble.
 _NO_PREAMBLE_GROUPS = {0x0002, 0x0008}
 _VRS = {
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
-    b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
-    b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+    b"AE",
+    b"AS",
+    b"AT",
+    b"CS",
+    b"DA",
+    b"DS",
+    b"DT",
+    b"FD",
+    b"FL",
+    b"IS",
+    b"LO",
+    b"LT",
+    b"OB",
+    b"OD",
+    b"OF",
+    b"OL",
+    b"OV",
+    b"OW",
+    b"PN",
+    b"SH",
+    b"SL",
+    b"SQ",
+    b"SS",
+    b"ST",
+    b"SV",
+    b"TM",
+    b"UC",
+    b"UI",
+    b"UL",
+    b"UN",
+    b"UR",
+    b"US",
+    b"UT",
+    b"UV",
 }
 
 
@@ -53,7 +84,7 @@ def _looks_like_dicom_without_preamble(head: bytes) -> bool:
     if head[4:6] in _VRS:
         return True
     (length,) = struct.unpack("<I", head[4:8])
-    return element <= 0x0100 and length < 1024
+    return bool(element <= 0x0100 and length < 1024)
 
 
 def _gunzip_head(head: bytes) -> bytes:

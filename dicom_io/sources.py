@@ -58,14 +58,16 @@ class SourceFile:
     def read(self) -> bytes:
         if self.path is not None:
             return self.path.read_bytes()
-        assert self._archive is not None and self.member is not None  # noqa: S101 - invariant
+        assert self._archive is not None
+        assert self.member is not None
         return self._archive.read(self.member)
 
     def head(self, n: int = HEAD_BYTES) -> bytes:
         if self.path is not None:
             with self.path.open("rb") as fh:
                 return fh.read(n)
-        assert self._archive is not None and self.member is not None  # noqa: S101 - invariant
+        assert self._archive is not None
+        assert self.member is not None
         return self._archive.read(self.member, n)
 
     def open(self) -> BinaryIO:

@@ -104,11 +104,15 @@ def _spacing_notes(diffs: npt.NDArray[np.float64], step: float) -> list[str]:
     return notes
 
 
-def _positioned(items: list[StackItem], iop: tuple[float, ...]) -> tuple[list[StackItem], float, npt.NDArray[np.float64], list[str]]:
+def _positioned(
+    items: list[StackItem], iop: tuple[float, ...]
+) -> tuple[list[StackItem], float, npt.NDArray[np.float64], list[str]]:
     """Order by position along the normal; drop duplicate positions."""
     normal = _normal(iop)
     dist = np.array([np.dot(item.frame.position, normal) for item in items])  # type: ignore[arg-type]
-    order = sorted(range(len(items)), key=lambda k: (dist[k], *_sort_key_without_positions(items[k])))
+    order = sorted(
+        range(len(items)), key=lambda k: (dist[k], *_sort_key_without_positions(items[k]))
+    )
     kept = [order[0]]
     duplicates = 0
     for k in order[1:]:
@@ -165,7 +169,7 @@ def order_stack(items: list[StackItem]) -> Stack:
     in_plane_known = pixel_spacing is not None and min(pixel_spacing) > 0
     if not in_plane_known:
         pixel_spacing = (1.0, 1.0)
-    assert pixel_spacing is not None  # noqa: S101 - narrowed above
+    assert pixel_spacing is not None
     affine = affine_from_geometry(origin, iop[:3], iop[3:], vector, pixel_spacing)
     spacing = (float(step), float(pixel_spacing[0]), float(pixel_spacing[1]))
     is_volume = len(ordered) > 1

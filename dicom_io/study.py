@@ -10,22 +10,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 
 from dicom_io.volume import Volume
 
 __all__ = [
     "Orientation",
-    "SeriesFlags",
     "Series",
+    "SeriesFlags",
     "SkippedFile",
     "Study",
     "Window",
 ]
 
 
-class Orientation(str, Enum):
+class Orientation(StrEnum):
     """Plane of the acquired slices, from the slice normal."""
 
     AXIAL = "axial"
@@ -55,7 +55,11 @@ class SeriesFlags:
     burned_in_annotation: bool = False
 
     def names(self) -> list[str]:
-        return [name for name in ("derived", "localizer", "burned_in_annotation") if getattr(self, name)]
+        return [
+            name
+            for name in ("derived", "localizer", "burned_in_annotation")
+            if getattr(self, name)
+        ]
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class Study:
 
     @property
     def default_series(self) -> Series:
-        """The main primary acquisition: not a localizer, not derived, most slices, then largest."""
+        """The main primary acquisition: no localizer, not derived, most slices, then largest."""
 
         def rank(s: Series) -> tuple[int, int, int, int]:
             return (

@@ -80,10 +80,8 @@ def summary_text(summary: dict[str, Any]) -> str:
             f"[{s['value_range'][0]:g}, {s['value_range'][1]:g}] {s['units']} "
             f"window {w['center']:g}/{w['width']:g} ({w['source']})"
         )
-        for flag in s["flags"]:
-            lines.append(f"       flag: {flag}")
-        for note in s["notes"]:
-            lines.append(f"       note: {note}")
+        lines.extend(f"       flag: {flag}" for flag in s["flags"])
+        lines.extend(f"       note: {note}" for note in s["notes"])
     if summary["skipped_count"]:
         lines.append(f"skipped {summary['skipped_count']} file(s):")
         lines.extend(f"  {s['name']}: {s['reason']}" for s in summary["skipped"][:20])

@@ -82,7 +82,9 @@ class Volume:
         if not np.allclose(affine[3], [0.0, 0.0, 0.0, 1.0]):
             raise ValueError("Argument 'affine' must have (0, 0, 0, 1) as its last row.")
         if abs(np.linalg.det(affine[:3, :3])) < 1e-12:
-            raise ValueError("Argument 'affine' is singular: its direction vectors are degenerate.")
+            raise ValueError(
+                "Argument 'affine' is singular: its direction vectors are degenerate."
+            )
         if array.flags.writeable:
             array = array.view()
             array.flags.writeable = False

@@ -65,7 +65,9 @@ def parse_window(spec: str | Window | None, series: Series) -> Window:
     match = _PAIR.match(spec)
     if match is None:
         names = ", ".join([*PRESETS, "default"])
-        raise InvalidArgumentError(f"Unknown window {spec!r}: use one of {names}, or CENTER,WIDTH.")
+        raise InvalidArgumentError(
+            f"Unknown window {spec!r}: use one of {names}, or CENTER,WIDTH."
+        )
     center, width = float(match.group(1)), float(match.group(2))
     if width <= 0:
         raise InvalidArgumentError(f"Window width must be > 0, not {width:g}.")
@@ -86,4 +88,5 @@ def apply_window(
     result = np.rint(out).astype(np.uint8)
     if invert:
         np.subtract(255, result, out=result)
-    return result
+    output: npt.NDArray[np.uint8] = result
+    return output

@@ -60,7 +60,10 @@ def test_info_json_on_a_synthetic_ct_folder(tmp_path, capsys):
         ["localizer"],
     ]
     assert summary["skipped"] == [
-        {"name": "notes.txt", "reason": "not a DICOM, NIfTI, PNG or JPEG file (unrecognised content)."}
+        {
+            "name": "notes.txt",
+            "reason": "not a DICOM, NIfTI, PNG or JPEG file (unrecognised content).",
+        }
     ]
     for key in ("PatientName", "SYNTHETIC^PHANTOM", "StudyInstanceUID"):
         assert key not in json.dumps(summary)
@@ -70,22 +73,50 @@ def test_info_text_lists_series(capsys):
     assert main(["info", str(data_file("MR_small.dcm"))]) == 0
     out = capsys.readouterr().out
     assert "MR_small.dcm: 1 series" in out
-    assert "64x64" in out and "window 600/1600 (dicom)" in out
+    assert "64x64" in out
+    assert "window 600/1600 (dicom)" in out
 
 
 def test_render_writes_the_viewer_image(tmp_path):
-    info = write_ct_series(tmp_path / "ct", slices=10, rows=32, columns=48, spacing=(2.0, 0.5, 0.5))
+    info = write_ct_series(
+        tmp_path / "ct", slices=10, rows=32, columns=48, spacing=(2.0, 0.5, 0.5)
+    )
     before = sha256_tree(tmp_path / "ct")
     out = tmp_path / "coronal.png"
     code = main(
-        ["render", str(tmp_path / "ct"), "--plane", "coronal", "--slice", "16", "--window", "40,400", "--out", str(out)]
+        [
+            "render",
+            str(tmp_path / "ct"),
+            "--plane",
+            "coronal",
+            "--slice",
+            "16",
+            "--window",
+            "40,400",
+            "--out",
+            str(out),
+        ]
     )
     assert code == 0
     image = np.asarray(Image.open(out))
     assert image.shape == (40, 48)  # 10 slices x 2 mm over 48 columns x 0.5 mm: square pixels
     assert sha256_tree(tmp_path / "ct") == before
     axial = tmp_path / "axial.png"
-    assert main(["render", str(tmp_path / "ct"), "--slice", "3", "--window", "40,400", "--out", str(axial)]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(tmp_path / "ct"),
+                "--slice",
+                "3",
+                "--window",
+                "40,400",
+                "--out",
+                str(axial),
+            ]
+        )
+        == 0
+    )
     pixels = np.asarray(Image.open(axial))
     expected = np.clip(np.rint((info.hu[3] - 39.5) / 399.0 * 255 + 127.5), 0, 255)
     np.testing.assert_array_equal(pixels, expected.astype(np.uint8))
@@ -95,11 +126,23 @@ def test_render_writes_the_viewer_image(tmp_path):
     ("args", "message"),
     [
         (["info", "{missing}"], "radlens: error: {missing}: no such file or folder."),
-        (["info", "{rtplan}"], "radlens: error: rtplan.dcm: no pixel data (RT Plan Storage); not an image."),
+        (
+            ["info", "{rtplan}"],
+            "radlens: error: rtplan.dcm: no pixel data (RT Plan Storage); not an image.",
+        ),
         (["info", "{truncated}"], "radlens: error: MR_truncated.dcm: truncated"),
-        (["render", "{ct}", "--window", "abdomen", "--out", "{out}"], "radlens: error: Unknown window 'abdomen'"),
-        (["render", "{ct}", "--plane", "coronal", "--out", "{out}"], "radlens: error: The series has a single image"),
-        (["render", "{ct}", "--out", "{tmp}/x.jpg"], "radlens: error: --out x.jpg: the output must be a .png file."),
+        (
+            ["render", "{ct}", "--window", "abdomen", "--out", "{out}"],
+            "radlens: error: Unknown window 'abdomen'",
+        ),
+        (
+            ["render", "{ct}", "--plane", "coronal", "--out", "{out}"],
+            "radlens: error: The series has a single image",
+        ),
+        (
+            ["render", "{ct}", "--out", "{tmp}/x.jpg"],
+            "radlens: error: --out x.jpg: the output must be a .png file.",
+        ),
         (["frobnicate"], "radlens: error: argument command: invalid choice"),
     ],
     ids=["missing", "rtplan", "truncated", "bad-window", "plane-of-2d", "not-png", "bad-command"],

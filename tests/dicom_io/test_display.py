@@ -22,14 +22,24 @@ def test_linear_window_follows_the_dicom_formula():
     # y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255, clipped to 0..255
     expected = np.clip(np.rint(((values - 39.5) / 399.0 + 0.5) * 255), 0, 255)
     np.testing.assert_array_equal(out, expected.astype(np.uint8))
-    assert out[0] == 0 and out[-1] == 255 and out[2] == 128
+    assert out[0] == 0
+    assert out[-1] == 255
+    assert out[2] == 128
     np.testing.assert_array_equal(apply_window(values, window, invert=True), 255 - out)
 
 
 @pytest.mark.parametrize(
     ("spec", "center", "width"),
-    [("lung", -600, 1500), ("bone", 480, 2500), ("brain", 40, 80), ("soft-tissue", 40, 400),
-     ("liver", 90, 150), ("mediastinum", 50, 350), ("-500,1400", -500, 1400), ("40.5, 80", 40.5, 80)],
+    [
+        ("lung", -600, 1500),
+        ("bone", 480, 2500),
+        ("brain", 40, 80),
+        ("soft-tissue", 40, 400),
+        ("liver", 90, 150),
+        ("mediastinum", 50, 350),
+        ("-500,1400", -500, 1400),
+        ("40.5, 80", 40.5, 80),
+    ],
 )
 def test_window_specs(spec, center, width):
     series = load_study(data_file("CT_small.dcm")).default_series
@@ -39,7 +49,11 @@ def test_window_specs(spec, center, width):
 
 @pytest.mark.parametrize(
     ("spec", "match"),
-    [("abdomen", "Unknown window 'abdomen'"), ("40,0", "width must be > 0"), ("40,-5", "> 0, not -5")],
+    [
+        ("abdomen", "Unknown window 'abdomen'"),
+        ("40,0", "width must be > 0"),
+        ("40,-5", "> 0, not -5"),
+    ],
 )
 def test_bad_window_specs(spec, match):
     series = load_study(data_file("CT_small.dcm")).default_series
@@ -54,7 +68,8 @@ def test_default_window_is_dicom_else_derived_from_data():
     window = parse_window(None, ct)
     lo, hi = np.percentile(ct.volume.array, [0.5, 99.5])
     assert window.source == "data"
-    assert window.center == pytest.approx((lo + hi) / 2) and window.width == pytest.approx(hi - lo)
+    assert window.center == pytest.approx((lo + hi) / 2)
+    assert window.width == pytest.approx(hi - lo)
     assert data_window(np.full((4, 4), 7.0)).width == 1.0  # flat image: a valid window
 
 
@@ -67,7 +82,8 @@ def test_monochrome1_radiograph_renders_inverted():
     r, c = np.unravel_index(np.argmax(raw), raw.shape)
     r2, c2 = np.unravel_index(np.argmin(raw), raw.shape)
     # File window 15000/30000: the stored maximum 26479 maps to 225 before inversion.
-    assert raw[r, c] == 26479 and image[r, c] == 255 - 225
+    assert raw[r, c] == 26479
+    assert image[r, c] == 255 - 225
     assert image[r2, c2] > image[r, c]
     # The invert button flips it back.
     flipped = render_slice(series, invert=True)
@@ -110,7 +126,9 @@ def test_coronal_acquisition_shown_axially(tmp_path):
 
 
 def test_slice_position_label(tmp_path):
-    write_ct_series(tmp_path, slices=4, rows=8, columns=8, origin=(0.0, 0.0, -10.0), spacing=(5.0, 1.0, 1.0))
+    write_ct_series(
+        tmp_path, slices=4, rows=8, columns=8, origin=(0.0, 0.0, -10.0), spacing=(5.0, 1.0, 1.0)
+    )
     volume = load_study(tmp_path).default_series.volume
     assert slice_position(volume, Plane.AXIAL, 0) == "I 10.0 mm"
     assert slice_position(volume, Plane.AXIAL, 3) == "S 5.0 mm"
@@ -118,7 +136,9 @@ def test_slice_position_label(tmp_path):
 
 def test_single_image_has_no_reformatted_planes():
     volume = load_study(data_file("CT_small.dcm")).default_series.volume
-    with pytest.raises(InvalidArgumentError, match="single image; the coronal plane needs a volume"):
+    with pytest.raises(
+        InvalidArgumentError, match="single image; the coronal plane needs a volume"
+    ):
         plane_axes(volume, Plane.CORONAL)
     with pytest.raises(InvalidArgumentError, match=r"Slice 3 is outside 0..0"):
         slice_of(volume, Plane.ACQUIRED, 3)
