@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
 
@@ -162,3 +163,27 @@ def test_errors_exit_2_with_one_line_and_no_traceback(tmp_path, args, message):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(message.format(**values))
     assert "Traceback" not in result.stderr
+
+
+def test_deid_writes_a_deidentified_copy_and_leaves_the_input_alone(tmp_path):
+    info = write_ct_series(tmp_path / "in", slices=3, rows=16, columns=16)
+    before = sha256_tree(tmp_path / "in")
+    result = run_cli("deid", str(tmp_path / "in"), str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert sha256_tree(tmp_path / "in") == before
+    written = sorted((tmp_path / "out").rglob("*.dcm"))
+    assert len(written) == 3
+    ds = pydicom.dcmread(written[0])
+    assert ds.PatientIdentityRemoved == "YES"
+    assert "SYNTHETIC" not in str(ds.PatientName)
+    assert ds.StudyInstanceUID != info.study_uid
+    for path in written:
+        assert b"SYNTHETIC^PHANTOM" not in path.read_bytes()
+
+
+def test_deid_refuses_to_write_into_its_input(tmp_path):
+    write_ct_series(tmp_path / "in", slices=2, rows=16, columns=16)
+    result = run_cli("deid", str(tmp_path / "in"), str(tmp_path / "in" / "copy"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "in" / "copy").exists()
