@@ -34,6 +34,10 @@ def data_window(values: npt.NDArray[Any]) -> Window:
     flat = values.reshape(-1)
     if flat.size > _SAMPLE:
         flat = flat[:: flat.size // _SAMPLE + 1]
+    if flat.dtype.kind == "f":
+        flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return Window(center=0.5, width=1.0, source="data")
     lo, hi = (float(v) for v in np.percentile(flat, [0.5, 99.5]))
     if not hi > lo:
         lo, hi = float(flat.min()), float(flat.max())

@@ -71,6 +71,11 @@ def test_default_window_is_dicom_else_derived_from_data():
     assert window.center == pytest.approx((lo + hi) / 2)
     assert window.width == pytest.approx(hi - lo)
     assert data_window(np.full((4, 4), 7.0)).width == 1.0  # flat image: a valid window
+    with_nan = np.array([np.nan, 0.0, 100.0, np.inf, 50.0])
+    window = data_window(with_nan)  # statistical maps carry NaN: ignored, not propagated
+    assert 0.0 < window.center < 100.0
+    assert 0.0 < window.width <= 100.0
+    assert data_window(np.full(3, np.nan)) == Window(0.5, 1.0, "data")
 
 
 def test_monochrome1_radiograph_renders_inverted():
