@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
-from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.pixels.decoders.base import get_decoder
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.uid import UID, ExplicitVRBigEndian
 
 from dicom_io.dicom_header import DicomHeader
