@@ -26,3 +26,33 @@ class UnsupportedPrecisionError(RadLensError, ValueError):
 
 class DeviceUnavailableError(RadLensError, RuntimeError):
     """The requested device (e.g. ``cuda:1``) does not exist on this machine."""
+
+
+# --------------------------------------------------------------------------- registry and hub
+
+__all__ += [
+    "DownloadUnavailableError",
+    "GatedModelError",
+    "UnknownModelError",
+    "UnsupportedModelError",
+]
+
+
+class UnknownModelError(RadLensError, KeyError):
+    """A model id that is neither in the registry nor a local model folder."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message; a one-line error reads better without the quotes.
+        return str(self.args[0]) if self.args else ""
+
+
+class UnsupportedModelError(RadLensError, ValueError):
+    """A local model folder whose architecture (config.json ``model_type``) RadLens cannot run."""
+
+
+class GatedModelError(RadLensError, PermissionError):
+    """The hub refused a download: the model is gated and the token has not been granted access."""
+
+
+class DownloadUnavailableError(RadLensError, ConnectionError):
+    """A download was asked for while downloads are disabled or the hub cannot be reached."""
