@@ -39,6 +39,7 @@ def launch_options() -> dict[str, Any]:
         "theme": gr.themes.Soft(),
         "css": _CSS,
         "ssr_mode": False,
+        "quiet": True,
     }
 
 
