@@ -1,0 +1,567 @@
+"""Template selection and rendering, on the packaged data and on broken copies of it."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import itertools
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import prompts
+from prompts import (
+    PROMPTS_VERSION,
+    PromptError,
+    PromptFieldError,
+    RenderedPrompt,
+    Task,
+    Template,
+    TemplateDataError,
+    load_catalogue,
+    render,
+    select_template,
+)
+
+PACKAGE = Path(prompts.__file__).parent
+DATA = PACKAGE / "templates"
+PLACEHOLDER = re.compile(r"\{[a-z_][a-z0-9_]*\}")
+
+MODALITIES = ["CR", "DX", "CT", "MR", "US", "PT", "MG", "XA", "OT", "", "ct", "Mr"]
+BODY_PARTS = [
+    "CHEST", "THORAX", "LUNG", "HEAD", "BRAIN", "SKULL", "ABDOMEN", "PELVIS", "ABDOMENPELVIS",
+    "Abd-Pelvis", "ABD", "SPINE", "CSPINE", "TSPINE", "L-Spine", "KNEE", "SHOULDER", "HIP",
+    "ANKLE", "WRIST", "ELBOW", "JOINT", "BREAST", "NECK", "EXTREMITY", "", "UNKNOWN", "chest pa",
+]  # fmt: skip
+VIEWS = ["PA", "AP", "LATERAL", "LL", "RL", "Lateral", "", "OBLIQUE"]
+FAMILIES = ["gemma3", "qwen2_5_vl", "remote"]
+
+
+def fill(template: Template) -> dict[str, str]:
+    """A value for every field of the template (optional ones too)."""
+    values = {name: f"<{name} value>" for name in template.fields}
+    for name, spec in template.fields.items():
+        if spec.choices:
+            values[name] = next(iter(spec.choices))
+    return values
+
+
+def lines(text: str) -> list[str]:
+    return text.split("\n")
+
+
+# --------------------------------------------------------------------------- selection
+
+SELECTION = [
+    # modality, body part, view -> exam
+    ("CR", "CHEST", "PA", "cxr_frontal"),
+    ("DX", "CHEST", "AP", "cxr_frontal"),
+    ("CR", "CHEST", "", "cxr_frontal"),
+    ("DX", "Chest", "LATERAL", "cxr_lateral"),
+    ("CR", "CHEST", "LL", "cxr_lateral"),
+    ("DX", "THORAX", "RL", "cxr_lateral"),
+    ("CR", "KNEE", "AP", "radiograph_other"),
+    ("DX", "", "LATERAL", "radiograph_other"),
+    ("CT", "HEAD", "", "ct_head"),
+    ("ct", "Brain", "", "ct_head"),
+    ("CT", "CHEST", "", "ct_chest"),
+    ("CT", "THORAX", "PA", "ct_chest"),
+    ("CT", "LUNG", "LATERAL", "ct_chest"),
+    ("CT", "ABDOMEN", "", "ct_abdomen_pelvis"),
+    ("CT", "PELVIS", "", "ct_abdomen_pelvis"),
+    ("CT", "ABDOMENPELVIS", "", "ct_abdomen_pelvis"),
+    ("CT", "abd_pelvis", "", "ct_abdomen_pelvis"),
+    ("CT", "KNEE", "", "ct_other"),
+    ("CT", "", "", "ct_other"),
+    ("CT", "UNKNOWN", "PA", "ct_other"),
+    ("MR", "HEAD", "", "mr_brain"),
+    ("MR", "BRAIN", "", "mr_brain"),
+    ("MR", "SPINE", "", "mr_spine"),
+    ("MR", "CSPINE", "", "mr_spine"),
+    ("MR", "TSPINE", "", "mr_spine"),
+    ("MR", "L-SPINE", "", "mr_spine"),
+    ("MR", "KNEE", "", "mr_joint"),
+    ("MR", "SHOULDER", "", "mr_joint"),
+    ("MR", "hip", "", "mr_joint"),
+    ("MR", "ANKLE", "", "mr_joint"),
+    ("MR", "WRIST", "", "mr_joint"),
+    ("MR", "ELBOW", "", "mr_joint"),
+    ("MR", "JOINT", "", "mr_joint"),
+    ("MR", "ABDOMEN", "", "mr_other"),
+    ("MR", "", "", "mr_other"),
+    ("US", "ABDOMEN", "", "ultrasound"),
+    ("US", "", "", "ultrasound"),
+    ("PT", "CHEST", "", "other"),
+    ("MG", "BREAST", "", "other"),
+    ("", "", "", "other"),
+]
+
+
+@pytest.mark.parametrize(
+    ("modality", "body_part", "view", "exam"),
+    SELECTION,
+    ids=[f"{m or '-'}-{b or '-'}-{v or '-'}" for m, b, v, _ in SELECTION],
+)
+def test_exam_is_chosen_by_modality_body_part_and_view(
+    modality: str, body_part: str, view: str, exam: str
+) -> None:
+    for task in Task:
+        template = select_template(task, modality, body_part, view)
+        assert template.exam == exam
+        assert template.id == f"{task.value}/{exam}"
+
+
+CT_CASES = list(itertools.product(BODY_PARTS, VIEWS))
+
+
+@pytest.mark.parametrize("task", list(Task), ids=str)
+def test_ct_never_gets_a_radiograph_template(task: Task) -> None:
+    for body_part, view in CT_CASES:
+        template = select_template(task, "CT", body_part, view)
+        assert template.exam.startswith("ct_"), (body_part, view, template.id)
+        assert template.applies_to.modalities == ("CT",)
+        prompt = render(template, **fill(template))
+        assert "radiograph" not in (prompt.system + prompt.user).lower(), template.id
+
+
+@pytest.mark.parametrize(
+    ("task", "family"), list(itertools.product(Task, FAMILIES)), ids=lambda v: str(v)
+)
+def test_every_combination_renders_with_all_fields(task: Task, family: str) -> None:
+    catalogue = load_catalogue()
+    templates: dict[str, Template] = {}
+    for modality, body_part, view in itertools.product(MODALITIES, BODY_PARTS, VIEWS):
+        template = select_template(task, modality, body_part, view, family)
+        assert template.exam == catalogue.exam_for(modality, body_part, view).id
+        assert templates.setdefault(template.id, template) == template
+    assert {t.exam for t in templates.values()} == {exam.id for exam in catalogue.exams}
+    for template in templates.values():  # a template renders the same for every series
+        choices = [(n, c) for n, f in template.fields.items() for c in f.choices] or [("", "")]
+        for name, choice in choices:
+            values = fill(template) | ({name: choice} if name else {})
+            prompt = render(template, **values)
+            assert not PLACEHOLDER.search(prompt.system + prompt.user), template.id
+            for field, spec in template.fields.items():
+                assert spec.choices or f"<{field} value>" in prompt.user, (template.id, field)
+            assert (prompt.template_id, prompt.version) == (template.id, template.version)
+
+
+def test_unknown_task_family_or_box_format_is_refused() -> None:
+    with pytest.raises(PromptError, match=r"Unknown task 'summary'; use one of report, ask"):
+        select_template("summary", "CT")
+    with pytest.raises(PromptError, match=r"Unknown model family 'llava'.*gemma3, qwen2_5_vl"):
+        select_template("report", "CT", family="llava")
+    with pytest.raises(PromptError, match=r"Unknown box format 'maira2'.*gemma_box_2d"):
+        select_template("grounding", "CR", "CHEST", family="remote", box_format="maira2")
+    assert issubclass(PromptError, ValueError)
+
+
+# --------------------------------------------------------------------------- report structure
+
+CHEST_RADIOGRAPH = (
+    "Lines and tubes",
+    "Lungs",
+    "Pleura",
+    "Heart and mediastinum",
+    "Bones and soft tissues",
+)
+ANATOMY = [
+    ("CT", "HEAD", "", "ct_head", (
+        "Brain parenchyma", "Ventricles and cisterns", "Extra-axial spaces", "Skull and scalp",
+        "Paranasal sinuses, mastoids and orbits",
+    )),
+    ("CR", "CHEST", "PA", "cxr_frontal", CHEST_RADIOGRAPH),
+    ("DX", "CHEST", "LATERAL", "cxr_lateral", CHEST_RADIOGRAPH),
+    ("MR", "BRAIN", "", "mr_brain", (
+        "Brain parenchyma", "White matter", "Ventricles and cisterns", "Extra-axial spaces",
+        "Vascular flow voids", "Pituitary and midline structures", "Skull, sinuses and orbits",
+    )),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("modality", "body_part", "view", "exam", "anatomy"), ANATOMY, ids=[a[3] for a in ANATOMY]
+)
+def test_report_outline_has_the_exams_anatomy_under_findings(
+    modality: str, body_part: str, view: str, exam: str, anatomy: tuple[str, ...]
+) -> None:
+    template = select_template("report", modality, body_part, view)
+    assert template.exam == exam
+    assert template.sections == ("Technique", "Findings", "Impression")
+    assert template.findings_sections == anatomy
+    assert template.required_fields == ("technique",)
+    text = lines(render(template, technique="from metadata").user)
+    technique, findings, impression = (text.index(f"{s}:") for s in template.sections)
+    assert technique < findings < impression
+    headings = [line.split(":")[0] for line in text[findings + 1 : impression] if line]
+    assert headings == list(anatomy)
+
+
+def test_technique_is_the_given_metadata_and_the_model_is_told_to_copy_it() -> None:
+    technique = "CT head without contrast, 32 axial slices, 5 mm."
+    user = render(select_template("report", "CT", "HEAD"), technique=technique).user
+    assert f"Technique, from the study's metadata: {technique}" in lines(user)
+    assert "copy the technique given above and add nothing to it" in user
+
+
+def test_compare_asks_for_interval_change_per_finding() -> None:
+    template = select_template("compare", "CR", "CHEST", "PA", "qwen2_5_vl")
+    assert template.sections == ("Technique", "Comparison", "Findings", "Impression")
+    assert template.findings_sections == CHEST_RADIOGRAPH
+    assert template.vocabulary == ("new", "worse", "improved", "unchanged", "resolved")
+    prompt = render(
+        template,
+        technique="CR chest PA, 2026-03-02",
+        prior_technique="CR chest PA, 2026-01-10",
+        prior_summary="Small left pleural effusion.",
+    )
+    user = lines(prompt.user)
+    assert "Prior study, from its metadata: CR chest PA, 2026-01-10" in user
+    assert "Report of the prior study, for reference: Small left pleural effusion." in user
+    assert user[0] == (
+        "The images of the prior study come first, then the images of the current study."
+    )
+    for word in template.vocabulary:
+        assert f"[{word}]" in prompt.user
+    comparison = user.index("Comparison:")
+    assert user[comparison + 1] == "<the prior study's technique given above>"
+
+
+# --------------------------------------------------------------------------- field errors
+
+
+def test_missing_field_names_the_field_and_the_template() -> None:
+    template = select_template("report", "CT", "HEAD")
+    with pytest.raises(
+        PromptFieldError, match=r"Template 'report/ct_head' needs field 'technique'"
+    ):
+        render(template)
+    with pytest.raises(ValueError, match="'question'"):
+        render(select_template("ask", "MR", "KNEE"), technique="MR knee")
+
+
+def test_unknown_field_is_refused() -> None:
+    template = select_template("report", "CR", "CHEST", "PA")
+    with pytest.raises(
+        PromptFieldError,
+        match=r"Template 'report/cxr_frontal' has no field 'question'; its fields are "
+        r"indication, language, technique\.",
+    ):
+        render(template, technique="CR chest PA", question="Is there a pneumothorax?")
+    with pytest.raises(PromptFieldError, match="no field 'exam_name'"):  # filled from the data
+        render(template, technique="CR chest PA", exam_name="CT")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"technique": "  "}, r"field 'technique' must not be empty"),
+        ({"technique": "CT", "language": ""}, r"field 'language' must not be empty"),
+        ({"technique": 3}, r"field 'technique' must be a str, not int"),
+    ],
+    ids=["blank-required", "blank-language", "not-a-string"],
+)
+def test_bad_values_are_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(PromptFieldError, match=message):
+        render(select_template("report", "CT", "CHEST"), **fields)
+
+
+def test_optional_sentences_appear_only_when_given() -> None:
+    template = select_template("ask", "CR", "CHEST", "PA")
+    bare = render(template, technique="CR chest PA", question="Is the heart enlarged?")
+    assert "indication" not in bare.user
+    assert "drawn a region" not in bare.user
+    assert "\n\n" not in bare.user  # the lines of empty optional fields are left out
+    region = '{"box_2d": [120, 340, 410, 620], "label": "region"}'
+    full = render(
+        template,
+        technique="CR chest PA",
+        question="What is this?",
+        indication="Cough for three weeks.",
+        region=region,
+    )
+    user = lines(full.user)
+    assert (
+        "Clinical indication supplied by the requesting clinician: Cough for three weeks." in user
+    )
+    assert (
+        "The user has drawn a region on the image, written in your own box format: "
+        f"{region}. The question is about that region."
+    ) in user
+    assert len(user) == len(lines(bare.user)) + 2
+
+
+def test_values_are_inserted_once_and_never_expanded() -> None:
+    template = select_template("ask", "CT", "CHEST")
+    question = 'Is {finding} here? Answer as {"a": 1} {technique}'
+    prompt = render(template, technique="CT chest", question=question)
+    assert f"Question: {question}" in lines(prompt.user)
+
+
+# --------------------------------------------------------------------------- language, versions
+
+
+def test_language_defaults_to_english_and_can_be_set() -> None:
+    template = select_template("report", "MR", "BRAIN")
+    english = render(template, technique="MR brain").user
+    assert "write the text after it in English." in english
+    german = render(template, technique="MR brain", language="German").user
+    assert "write the text after it in German." in german
+    assert "keep each heading, in English," in german  # headings stay parseable
+    for task in Task:
+        template = select_template(task, "CT", "HEAD")
+        values = {**fill(template), "language": "French"}
+        assert "French" in render(template, **values).user, task
+
+
+def test_versions_travel_with_every_prompt() -> None:
+    catalogue = load_catalogue()
+    assert catalogue.version == PROMPTS_VERSION == "2026.11.1"
+    template = select_template("grounding", "CT", "CHEST", family="qwen2_5_vl")
+    prompt = render(template, target="the trachea")
+    assert prompt == RenderedPrompt(
+        prompt.system, prompt.user, "grounding/ct_chest", "2026.11.1", "2026.11.1"
+    )
+    assert prompt.provenance == "grounding/ct_chest 2026.11.1 (prompts 2026.11.1)"
+    for task in Task:
+        prompt = render(t := select_template(task, "DX", "CHEST"), **fill(t))
+        assert re.fullmatch(r"\d{4}\.\d{1,2}\.\d+", prompt.version)
+        assert prompt.catalogue_version == PROMPTS_VERSION
+
+
+def test_every_version_in_the_data_is_at_most_the_catalogues() -> None:
+    catalogue = load_catalogue()
+    key = [int(p) for p in catalogue.version.split(".")]
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DATA.glob("*.json"))]
+    entries = [e for d in docs for e in d.get("exams", []) + d.get("templates", [])]
+    entries += [b for d in docs for b in d.get("box_formats", {}).values()]
+    assert len(entries) == 13 + 6 + 4
+    assert all([int(p) for p in e["version"].split(".")] <= key for e in entries)
+
+
+# --------------------------------------------------------------------------- boxes
+
+
+def test_grounding_uses_each_familys_native_box_format() -> None:
+    gemma = select_template("grounding", "CR", "CHEST", "PA", "gemma3")
+    qwen = select_template("grounding", "CR", "CHEST", "PA", "qwen2_5_vl")
+    assert (gemma.box_format, gemma.box_key) == ("gemma_box_2d", "box_2d")
+    assert (qwen.box_format, qwen.box_key) == ("qwen_abs", "bbox_2d")
+    g = render(gemma, target="the heart").user
+    q = render(qwen, target="the heart").user
+    # The JSON examples keep their braces through rendering.
+    assert '{"box_2d": [y0, x0, y1, x1], "label": "<what it is>"}' in g
+    assert '"Final Answer:"' in g
+    assert "integers from 0 to 1000" in g
+    assert '"bbox_2d"' not in g
+    assert '{"bbox_2d": [x1, y1, x2, y2], "label": "<what it is>"}' in q
+    assert "pixel positions in the image as you see it, x before y" in q
+    assert '"box_2d"' not in q
+    assert lines(q)[1].startswith("Locate the heart on this frontal chest radiograph. ")
+
+
+def test_multi_slice_boxes_carry_the_slice_number() -> None:
+    template = select_template("grounding", "CT", "CHEST", family="gemma3")
+    user = render(template, target="the largest lung nodule").user
+    assert 'each preceded by its label "SLICE k"' in user
+    assert '{"box_2d": [410, 220, 560, 380], "label": "nodule", "slice": 42}' in user
+
+
+def test_ask_gives_boxes_for_show_me_questions_in_the_native_format() -> None:
+    for family, key in [
+        ("gemma3", '"box_2d"'),
+        ("qwen2_5_vl", '"bbox_2d"'),
+        ("remote", '"bbox_2d"'),
+    ]:
+        template = select_template("ask", "CR", "CHEST", "PA", family)
+        user = render(template, technique="CR chest PA", question="Show me the effusion.").user
+        assert "If the question asks you to show, point to, mark or locate something" in user
+        assert key in user, family
+
+
+def test_box_format_can_be_chosen_for_a_remote_model_or_given() -> None:
+    norm = select_template(
+        "grounding", "CR", "CHEST", family="remote", box_format="qwen_norm_1000"
+    )
+    text = render(norm, target="the heart").user
+    assert '"bbox_2d"' in text
+    assert "integers from 0 to 1000" in text
+    medrega = select_template("grounding", "CT", "HEAD", family="remote", box_format="medrega")
+    text = render(medrega, target="the lateral ventricles").user
+    assert "<ref>what it is</ref><box>[[x1, y1, x2, y2]]</box>" in text
+    assert "integers from 0 to 999" in text
+    own = render(norm, target="the heart", box_format_instructions="Reply with <box>.").user
+    assert lines(own)[2] == "Reply with <box>."
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_probe_and_its_negation() -> None:
+    template = select_template("check_probe", "CT", "CHEST")
+    assert template.vocabulary == ("yes", "no")
+    present = render(template, finding="a right pleural effusion").user
+    absent = render(template, finding="a right pleural effusion", polarity="absent").user
+    assert "Question: does this CT of the chest show a right pleural effusion?" in lines(present)
+    assert "Question: is this CT of the chest free of a right pleural effusion?" in lines(absent)
+    for user in (present, absent):
+        assert '"Final Answer: yes" or "Final Answer: no"' in user
+    with pytest.raises(PromptFieldError, match=r"'polarity' must be one of absent, present"):
+        render(template, finding="a mass", polarity="maybe")
+
+
+def test_check_control_asks_the_affirmative_probe() -> None:
+    probe = select_template("check_probe", "CR", "CHEST", "PA")
+    control = select_template("check_control", "CR", "CHEST", "PA")
+    assert control.id == "check_control/cxr_frontal"
+    finding = "a left pneumothorax"
+    assert render(control, finding=finding).user == render(probe, finding=finding).user
+
+
+# --------------------------------------------------------------------------- data files
+
+
+def test_packaged_catalogue_is_read_once_and_complete() -> None:
+    catalogue = load_catalogue()
+    assert load_catalogue() is catalogue
+    assert [e.id for e in catalogue.exams] == [
+        "cxr_frontal", "cxr_lateral", "ct_head", "ct_chest", "ct_abdomen_pelvis", "mr_brain",
+        "mr_spine", "mr_joint", "ct_other", "mr_other", "radiograph_other", "ultrasound", "other",
+    ]  # fmt: skip
+    assert sorted(t.id for t in catalogue.templates) == [
+        "ask", "check_control", "check_probe", "compare", "grounding", "report",
+    ]  # fmt: skip
+    assert dict(catalogue.families) == {
+        "gemma3": "gemma_box_2d",
+        "qwen2_5_vl": "qwen_abs",
+        "remote": "qwen_abs",
+    }
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "templates"
+    shutil.copytree(DATA, folder)
+    return folder
+
+
+def _edit(folder: Path, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    path = folder / name
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "unknown-placeholder",
+        "report.json",
+        lambda d: d["templates"][0]["user"].append("{patient_name}"),
+        r"report\.json: template 'report': unknown placeholder \{patient_name\}",
+    ),
+    (
+        "nested-choice",
+        "check.json",
+        lambda d: d["templates"][0]["fields"]["polarity"]["choices"].update(absent="{polarity}"),
+        r"check\.json: template 'check_probe': a choice uses the choice field \{polarity\}",
+    ),
+    (
+        "catalogue-version",
+        "catalogue.json",
+        lambda d: d.update(version="2026.12.1"),
+        r"version 2026\.12\.1 differs from PROMPTS_VERSION 2026\.11\.1",
+    ),
+    (
+        "newer-template",
+        "ask.json",
+        lambda d: d["templates"][0].update(version="2027.1.1"),
+        r"'ask': version 2027\.1\.1 is newer than the catalogue's",
+    ),
+    (
+        "bad-version",
+        "exams.json",
+        lambda d: d["exams"][0].update(version="v1"),
+        r"'cxr_frontal': version must look like 2026\.11\.1, not 'v1'",
+    ),
+    (
+        "no-catch-all",
+        "exams.json",
+        lambda d: d["exams"].pop(),
+        r"no exam applies to every series",
+    ),
+    (
+        "uncovered-exam",
+        "grounding.json",
+        lambda d: d["templates"][0].update(exams=["cxr_frontal"]),
+        r"no grounding template for exam 'cxr_lateral'",
+    ),
+    (
+        "field-without-default",
+        "catalogue.json",
+        lambda d: d["fields"]["language"].pop("default"),
+        r"field 'language': give exactly one of required, default and from_box_format",
+    ),
+    (
+        "family-box-format",
+        "catalogue.json",
+        lambda d: d["families"]["gemma3"].update(box_format="nope"),
+        r"family 'gemma3': no box format 'nope'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
+def test_broken_data_is_refused_with_the_place_named(
+    tmp_path: Path, file: str, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, file, change)
+    with pytest.raises(TemplateDataError, match=message):
+        load_catalogue(folder)
+
+
+def test_unreadable_json_is_refused(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    (folder / "check.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(TemplateDataError, match=r"check\.json: not a readable JSON file"):
+        load_catalogue(folder)
+
+
+def test_a_copied_catalogue_selects_like_the_packaged_one(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _edit(
+        folder,
+        "exams.json",
+        lambda d: d["exams"][2]["findings_sections"].append("Vessels"),
+    )
+    catalogue = load_catalogue(folder)
+    template = select_template("report", "CT", "HEAD", catalogue=catalogue)
+    assert template.findings_sections[-1] == "Vessels"
+    assert "Vessels: <" in render(template, technique="CT head").user
+
+
+# --------------------------------------------------------------------------- the package
+
+
+def test_prompts_imports_nothing_else_of_radlens() -> None:
+    for path in PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in {"dicom_io", "models", "app"}, (path, name)
+
+
+def test_package_docstring_example_runs() -> None:
+    result = doctest.testmod(prompts, verbose=False)
+    assert (result.attempted, result.failed) == (5, 0)
