@@ -128,6 +128,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", help="USER:PASS (required when --host is not loopback)")
     p.add_argument("--study", help="study to open at start (default: the bundled demo)")
     p.set_defaults(func=_cmd_serve)
+    from app.commands_models import add_parsers as add_models_parsers
+
+    add_models_parsers(sub)
     return parser
 
 
