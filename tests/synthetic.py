@@ -149,6 +149,15 @@ class _Geometry:
     def position(self, index: int) -> npt.NDArray[np.float64]:
         return self.origin + self.normal * self.offsets[index]
 
+    def affine(self, first: int, spacing: tuple[float, float, float]) -> npt.NDArray[np.float64]:
+        """Index-to-LPS matrix starting at nominal slice ``first``, with the nominal step."""
+        affine = np.eye(4)
+        affine[:3, 0] = self.normal * spacing[0]
+        affine[:3, 1] = self.column_cosine * spacing[1]
+        affine[:3, 2] = self.row_cosine * spacing[2]
+        affine[:3, 3] = self.position(first)
+        return affine
+
 
 def _geometry(
     slices: int,
@@ -310,6 +319,18 @@ def _check_indices(name: str, values: Iterable[int], slices: int) -> frozenset[i
     return chosen
 
 
+def _check_arguments(transfer_syntax: str, shape: tuple[int, int, int], slope: float) -> UID:
+    syntax = UID(transfer_syntax)
+    if syntax not in SUPPORTED_SYNTAXES:
+        names = ", ".join(s.name for s in SUPPORTED_SYNTAXES)
+        raise ValueError(f"Argument 'transfer_syntax' must be one of {names}, not {syntax!r}.")
+    if min(shape) < 1:
+        raise ValueError(f"Sizes must be >= 1, not {shape}.")
+    if slope == 0:
+        raise ValueError("Argument 'slope' must not be 0.")
+    return syntax
+
+
 def write_ct_series(
     folder: str | Path,
     *,
@@ -355,14 +376,7 @@ def write_ct_series(
     (BitsStored 12) with ``HU = stored * slope + intercept``; ``noise`` is the noise SD in HU.
     Compressed syntaxes (JPEG 2000, RLE, JPEG-LS lossless) are encoded by pydicom's encoders.
     """
-    syntax = UID(transfer_syntax)
-    if syntax not in SUPPORTED_SYNTAXES:
-        names = ", ".join(s.name for s in SUPPORTED_SYNTAXES)
-        raise ValueError(f"Argument 'transfer_syntax' must be one of {names}, not {syntax!r}.")
-    if min(slices, rows, columns) < 1:
-        raise ValueError(f"Sizes must be >= 1, not {(slices, rows, columns)}.")
-    if slope == 0:
-        raise ValueError("Argument 'slope' must not be 0.")
+    syntax = _check_arguments(transfer_syntax, (slices, rows, columns), slope)
     skip = _check_indices("gaps", gaps, slices)
     twice = _check_indices("duplicates", duplicates, slices) - skip
     if len(skip) == slices:
@@ -427,18 +441,12 @@ def write_ct_series(
         )
         pydicom.dcmwrite(folder / names[(k, copy)], ds, enforce_file_format=True)
 
-    first = geometry.position(kept[0])
-    affine = np.eye(4)
-    affine[:3, 0] = geometry.normal * spacing[0]
-    affine[:3, 1] = geometry.column_cosine * spacing[1]
-    affine[:3, 2] = geometry.row_cosine * spacing[2]
-    affine[:3, 3] = first
     return SyntheticSeries(
         folder=folder,
         paths=tuple(folder / names[item] for item in written),
         slice_paths=tuple(folder / names[(k, 0)] for k in kept),
         hu=hu,
-        affine=affine,
+        affine=geometry.affine(kept[0], spacing),
         positions=np.array([geometry.position(k) for k in kept]),
         indices=tuple(kept),
         spacing=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
