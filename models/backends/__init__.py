@@ -1,0 +1,39 @@
+"""Generation backends: a model in this process, or an OpenAI-compatible server.
+
+Importing this package does not import torch or transformers (the local backend imports them
+when it first generates).
+"""
+
+from __future__ import annotations
+
+from models.backends.base import (
+    Backend,
+    CancelToken,
+    FinishReason,
+    GenerationError,
+    GenerationRequest,
+    GenerationSettings,
+    OutOfMemoryError,
+    RemoteServerError,
+    RemoteTimeoutError,
+    Result,
+    drain,
+)
+from models.backends.local import TransformersBackend
+from models.backends.remote import OpenAIBackend
+
+__all__ = [
+    "Backend",
+    "CancelToken",
+    "FinishReason",
+    "GenerationError",
+    "GenerationRequest",
+    "GenerationSettings",
+    "OpenAIBackend",
+    "OutOfMemoryError",
+    "RemoteServerError",
+    "RemoteTimeoutError",
+    "Result",
+    "TransformersBackend",
+    "drain",
+]
