@@ -30,8 +30,27 @@ $(VENV)/.app: $(VENV)/.torch pyproject.toml
 	$(BIN)/python -m pip install -e .
 	@touch $@
 
-$(VENV)/.test: $(VENV)/.app pyproject.toml
+$(VENV)/.test: $(VENV)/.app $(VENV)/.chromium pyproject.toml
 	$(BIN)/python -m pip install -e '.[test]'
+	@touch $@
+
+# The browser tests drive Debian's Chromium through Playwright, which never downloads one.
+# The stamp is remade whenever chromium or chromedriver has gone missing since it was written.
+CHROMIUM     := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+ifneq ($(words $(wildcard $(CHROMIUM) $(CHROMEDRIVER))),2)
+.PHONY: $(VENV)/.chromium
+endif
+$(VENV)/.chromium: | $(BIN)/python
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "make test: install chromium and chromium-driver ($(CHROMIUM) is missing)" >&2; \
+		exit 1; \
+	else \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
 	@touch $@
 
 run: $(VENV)/.app

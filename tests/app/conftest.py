@@ -1,0 +1,202 @@
+"""Fixtures for the app tests: real RadLens servers and a real Chromium driven by Playwright.
+
+Servers run in this process (``build_ui(Services(...)).queue(...).launch(prevent_thread_lock=
+True, **launch_options())``) on 127.0.0.1 at a free port. That is more robust than a
+``radlens serve`` subprocess: launch errors surface here as exceptions instead of a hung port
+poll, ``launch()`` returns only once the server answers, tests can override launch options
+(auth, max_file_size), and gradio is imported once for the whole session.
+
+Gradio reads ``GRADIO_TEMP_DIR`` at run time as well as at start-up (uploads are checked
+against it), so the session sets one private folder for every server and keeps it until the
+end, as ``radlens serve`` does for its process.
+
+The browser is Debian's Chromium at ``/usr/bin/chromium`` (``make test`` installs it);
+Playwright never downloads one. Screenshots go under the test's ``tmp_path/screens`` and, when
+``RADLENS_SCREENSHOTS`` is set, are copied to ``/tmp/radlens-screens/`` too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--no-proxy-server",
+)
+CHROMIUM_MISSING = (
+    f"Chromium is missing at {CHROMIUM}: the browser tests drive Debian's chromium through "
+    "Playwright (which must not download a browser). Run `make test`: it installs chromium "
+    "and chromium-driver with apt-get."
+)
+SCREENS_COPY_DIR = Path("/tmp/radlens-screens")
+VIEWPORT = {"width": 1400, "height": 1000}
+# The same queue settings as app.server.serve().
+QUEUE = {"default_concurrency_limit": 1, "max_size": 32}
+
+
+@dataclass(frozen=True)
+class RadLensServer:
+    """A running server: its base URL (no trailing slash), Gradio's temp dir and the Blocks."""
+
+    url: str
+    temp_dir: Path
+    blocks: Any
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def gradio_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One private Gradio temp dir for every server of the session (restored at the end)."""
+    path = tmp_path_factory.mktemp("gradio-temp").resolve()
+    path.chmod(0o700)
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(path)
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    yield path
+    if previous is None:
+        os.environ.pop("GRADIO_TEMP_DIR", None)
+    else:
+        os.environ["GRADIO_TEMP_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def start_server(gradio_temp_dir: Path) -> Iterator[Callable[..., RadLensServer]]:
+    """``start_server(**launch_overrides)``: a RadLens server with the demo study, closed at
+    the end of the session. Overrides replace keys of ``launch_options()`` (``auth``,
+    ``max_file_size``, ...)."""
+    from app.server import DEMO_STUDY
+    from app.services import Services
+    from app.ui import build_ui, launch_options
+
+    started: list[Any] = []
+
+    def start(**overrides: Any) -> RadLensServer:
+        options = {**launch_options(), **overrides}
+        error: OSError | None = None
+        for _ in range(5):  # another process may take the free port before Gradio binds it
+            blocks = build_ui(Services(initial_study=DEMO_STUDY))
+            port = _free_port()
+            try:
+                blocks.queue(**QUEUE).launch(
+                    server_name="127.0.0.1",
+                    server_port=port,
+                    prevent_thread_lock=True,
+                    **options,
+                )
+            except OSError as err:
+                error = err
+                blocks.close()
+                continue
+            started.append(blocks)
+            return RadLensServer(f"http://127.0.0.1:{port}", gradio_temp_dir, blocks)
+        raise RuntimeError(f"could not start a RadLens server on a free port: {error}")
+
+    yield start
+    for blocks in started:
+        blocks.close()
+
+
+@pytest.fixture(scope="session")
+def radlens_server(start_server: Callable[..., RadLensServer]) -> RadLensServer:
+    """The server as ``radlens serve`` runs it: demo study, default launch options, no auth."""
+    return start_server()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium; a clear failure (never a skip) when it is missing."""
+    if not CHROMIUM.is_file():
+        pytest.fail(CHROMIUM_MISSING, pytrace=False)
+    return CHROMIUM
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+@pytest.fixture
+def browser_page(
+    playwright_driver: Any, chromium: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """A page in a fresh Chromium profile (its own --user-data-dir under ``tmp_path``).
+
+    A screenshot named ``failure`` is saved when the test body fails."""
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"),
+        executable_path=str(chromium),
+        headless=True,
+        args=list(CHROMIUM_ARGS),
+        viewport=VIEWPORT,
+        accept_downloads=False,
+    )
+    page = context.pages[0] if context.pages else context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+        if request.node.stash.get(_CALL_FAILED, False):
+            _save_screenshot(page, tmp_path, request.node.name, "failure")
+    finally:
+        context.close()
+
+
+def _save_screenshot(page: Any, tmp_path: Path, test_name: str, step: str) -> Path:
+    name = re.sub(r"[^\w.-]+", "_", f"{test_name}-{step}") + ".png"
+    path = tmp_path / "screens" / name
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("RADLENS_SCREENSHOTS"):
+        SCREENS_COPY_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENS_COPY_DIR / name)
+    return path
+
+
+@pytest.fixture
+def screenshot(
+    browser_page: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[str], Path]:
+    """``screenshot("step")`` saves ``tmp_path/screens/<test>-NN-step.png`` and returns it."""
+    counter = itertools.count(1)
+
+    def take(step: str) -> Path:
+        return _save_screenshot(
+            browser_page, tmp_path, request.node.name, f"{next(counter):02d}-{step}"
+        )
+
+    return take
