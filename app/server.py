@@ -13,13 +13,15 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
 
-__all__ = ["DEMO_STUDY", "check_binding", "parse_auth", "serve"]
+__all__ = ["DEMO_STUDY", "QUEUE", "check_binding", "launch", "parse_auth", "serve"]
 
 DEMO_STUDY = Path(__file__).resolve().parents[1] / "assets" / "demo" / "chest_pa_cr.dcm"
-MAX_UPLOAD = os.environ.get("RADLENS_MAX_UPLOAD", "2gb")
+# GPU work one at a time; at most this many requests wait (users see their position).
+QUEUE: dict[str, Any] = {"default_concurrency_limit": 1, "max_size": 32}
 
 
 def parse_auth(auth: str | None) -> tuple[str, str] | None:
@@ -71,15 +73,29 @@ def serve(
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(_private_temp_dir())
     from app.services import Services
-    from app.ui import build_ui, launch_options
+    from app.ui import build_ui
 
     services = Services(initial_study=Path(study) if study else DEMO_STUDY, model_id=model)
-    demo = build_ui(services)
     print(f"RadLens on http://{host}:{port}", file=sys.stderr)
-    demo.queue(default_concurrency_limit=1, max_size=32).launch(
+    launch(build_ui(services), host, port, auth=credentials)
+    return 0
+
+
+def launch(
+    blocks: Any,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None = None,
+    prevent_thread_lock: bool = False,
+    **overrides: Any,
+) -> None:
+    """Queue and launch ``blocks`` with RadLens' settings; ``overrides`` replace launch options."""
+    from app.ui import launch_options
+
+    options = {**launch_options(), "auth": auth, **overrides}
+    blocks.queue(**QUEUE).launch(
         server_name=host,
         server_port=port,
-        auth=credentials,
-        **launch_options(),
+        prevent_thread_lock=prevent_thread_lock,
+        **options,
     )
-    return 0

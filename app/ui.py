@@ -6,6 +6,7 @@ updates. Per-user data lives in ``gr.State``; nothing here opens files or touche
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ __all__ = ["build_ui", "launch_options"]
 WINDOW_CHOICES = ["default", *PRESETS]
 PLANES = [p.value for p in Plane]
 _CSS = """
-#viewer img { background: #000; }
+#viewer img { background: #000; object-fit: contain; }
 #series-info { font-size: 0.85em; }
 """
 
@@ -33,7 +34,7 @@ def launch_options() -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch`` shared by the server and the tests."""
     return {
         "share": False,
-        "max_file_size": "2gb",
+        "max_file_size": os.environ.get("RADLENS_MAX_UPLOAD", "2gb"),
         "show_error": True,
         "footer_links": [],
         "theme": gr.themes.Soft(),
@@ -223,11 +224,16 @@ def build_ui(services: Services) -> gr.Blocks:
                 raise gr.Error(str(err)) from err
             return _show_study(study)
 
-        demo.load(on_load, outputs=study_outputs)
-        upload.upload(on_upload, inputs=upload, outputs=study_outputs)
+        # Viewer events are UI plumbing, not an API: unlisted everywhere (login page included).
+        hidden = {"api_visibility": "private"}
+        demo.load(on_load, outputs=study_outputs, **hidden)
+        upload.upload(on_upload, inputs=upload, outputs=study_outputs, **hidden)
         for trigger in (series.input, plane.input):
             trigger(
-                _on_series_or_plane, inputs=view_inputs, outputs=[info, slider, viewer, position]
+                _on_series_or_plane,
+                inputs=view_inputs,
+                outputs=[info, slider, viewer, position],
+                **hidden,
             )
         for trigger in (
             slider.release,
@@ -238,11 +244,16 @@ def build_ui(services: Services) -> gr.Blocks:
             invert.input,
         ):
             trigger(
-                _render, inputs=view_inputs, outputs=[viewer, position], show_progress="hidden"
+                _render,
+                inputs=view_inputs,
+                outputs=[viewer, position],
+                show_progress="hidden",
+                **hidden,
             )
         reset.click(
             _on_reset,
             inputs=[study_state, series],
             outputs=[plane, window, center, width, invert, slider, viewer, position],
+            **hidden,
         )
     return demo

@@ -48,8 +48,6 @@ CHROMIUM_MISSING = (
 )
 SCREENS_COPY_DIR = Path("/tmp/radlens-screens")
 VIEWPORT = {"width": 1400, "height": 1000}
-# The same queue settings as app.server.serve().
-QUEUE = {"default_concurrency_limit": 1, "max_size": 32}
 
 
 @dataclass(frozen=True)
@@ -87,25 +85,19 @@ def start_server(gradio_temp_dir: Path) -> Iterator[Callable[..., RadLensServer]
     """``start_server(**launch_overrides)``: a RadLens server with the demo study, closed at
     the end of the session. Overrides replace keys of ``launch_options()`` (``auth``,
     ``max_file_size``, ...)."""
-    from app.server import DEMO_STUDY
+    from app.server import DEMO_STUDY, launch
     from app.services import Services
-    from app.ui import build_ui, launch_options
+    from app.ui import build_ui
 
     started: list[Any] = []
 
     def start(**overrides: Any) -> RadLensServer:
-        options = {**launch_options(), **overrides}
         error: OSError | None = None
         for _ in range(5):  # another process may take the free port before Gradio binds it
             blocks = build_ui(Services(initial_study=DEMO_STUDY))
             port = _free_port()
             try:
-                blocks.queue(**QUEUE).launch(
-                    server_name="127.0.0.1",
-                    server_port=port,
-                    prevent_thread_lock=True,
-                    **options,
-                )
+                launch(blocks, "127.0.0.1", port, prevent_thread_lock=True, **overrides)
             except OSError as err:
                 error = err
                 blocks.close()

@@ -265,12 +265,6 @@ def test_login_page_without_a_session_holds_no_app(auth_server: RadLensServer):
     assert config["dependencies"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Gradio 6.31 embeds window.gradio_api_info (every public endpoint's name and "
-    "inputs/outputs) in the login page; app/ui.py should pass api_visibility='private' to "
-    "its events",
-)
 def test_login_page_without_a_session_lists_no_endpoints(auth_server: RadLensServer):
     with _client(auth_server) as client:
         html = client.get("/", params={"all_endpoints": "true"}).text
