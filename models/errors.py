@@ -56,3 +56,7 @@ class GatedModelError(RadLensError, PermissionError):
 
 class DownloadUnavailableError(RadLensError, ConnectionError):
     """A download was asked for while downloads are disabled or the hub cannot be reached."""
+
+
+class ContextOverflowError(RadLensError, ValueError):
+    """The images (and their labels) need more tokens than the model's context allows."""
