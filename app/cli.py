@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from app.commands_models import add_parsers as add_models_parsers
+from app.commands_tasks import add_parsers as add_task_parsers
 from dicom_io.errors import InvalidArgumentError, RadLensError
 
 __all__ = ["main"]
@@ -128,9 +130,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", help="USER:PASS (required when --host is not loopback)")
     p.add_argument("--study", help="study to open at start (default: the bundled demo)")
     p.set_defaults(func=_cmd_serve)
-    from app.commands_models import add_parsers as add_models_parsers
-
     add_models_parsers(sub)
+    add_task_parsers(sub)
     return parser
 
 

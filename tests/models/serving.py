@@ -1,0 +1,149 @@
+"""A real ``transformers serve`` for tests: offline, on 127.0.0.1, serving both tiny checkpoints.
+
+See tests/models/test_remote.py for what the server needs and why it is launched this way.
+One process serves the whole test session (importing the CLI alone costs seconds of CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from models.backends import OpenAIBackend
+from tests.models.tiny import tiny_checkpoint
+
+FAMILIES = ("gemma3", "qwen2_5_vl")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "OMP_NUM_THREADS": "1",  # tiny models; two threads on a busy 2-core machine crawl
+    "TOKENIZERS_PARALLELISM": "false",
+    "PYTHONPATH": str(REPO_ROOT),
+}
+# `transformers serve ...` with RadLens' image-only Qwen2.5-VL processor registered first.
+LAUNCHER = (
+    "import sys\n"
+    "from models.processors import register_processors\n"
+    "register_processors()\n"
+    "from transformers.cli.transformers import main\n"
+    "sys.argv[0] = 'transformers'\n"
+    "sys.exit(main())\n"
+)
+READY_SECONDS = 90
+
+
+# --------------------------------------------------------------------------- the real server
+
+
+@dataclass
+class Server:
+    url: str
+    folders: dict[str, Path]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def backend(self, family: str, **kwargs: Any) -> OpenAIBackend:
+        return OpenAIBackend(self.url, str(self.folders[family]), **kwargs)
+
+    def fail(self, what: str) -> None:
+        tail = self.log.read_text(errors="replace")[-3000:]
+        pytest.fail(f"transformers serve {what}:\n{tail}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _servable_folder(family: str, folder: Path, tmp: Path) -> Path:
+    if family != "qwen2_5_vl":
+        return folder
+    copy = tmp / "tiny-qwen2_5_vl-serve"
+    shutil.copytree(folder, copy)
+    config_path = copy / "preprocessor_config.json"
+    config = json.loads(config_path.read_text())
+    del config["processor_class"]  # let AutoProcessor pick the registered image-only class
+    config_path.write_text(json.dumps(config))
+    return copy
+
+
+def _wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            server.fail(f"exited early with status {server.process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    server.fail(f"did not answer /health within {READY_SECONDS} s")
+
+
+def _preload(server: Server) -> None:
+    """Load every model now (the route streams progress events, then ready or error)."""
+    for folder in server.folders.values():
+        with httpx.stream(
+            "POST", f"{server.url}/load_model", json={"model": str(folder)}, timeout=60
+        ) as response:
+            events = [line for line in response.iter_lines() if line.startswith("data:")]
+        if not events or json.loads(events[-1][5:]).get("status") != "ready":
+            server.fail(f"could not load {folder}: {events[-1:] or response.status_code}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def serve_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Start the server, yield it, stop it (use from a session-scoped fixture)."""
+    if importlib.util.find_spec("openai") is None:
+        pytest.skip("transformers serve needs the openai package: pip install -e '.[test]'")
+    tmp = tmp_path_factory.mktemp("serve")
+    folders = {
+        family: _servable_folder(family, tiny_checkpoint(family, tmp_path_factory), tmp)
+        for family in FAMILIES
+    }
+    port = free_port()
+    command = [sys.executable, "-c", LAUNCHER, "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--device", "cpu", "--dtype", "float32"]
+    log = tmp / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **SERVE_ENV},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    served = Server(f"http://127.0.0.1:{port}", folders, process, log)
+    try:
+        _wait_ready(served)
+        _preload(served)
+        yield served
+    finally:
+        _stop(process)
