@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,7 +71,8 @@ def test_from_raw_medgemma_boxes_land_on_the_radiograph(tmp_path, capsys):
     }
     assert answer["answer"].startswith("The cardiac silhouette is enlarged.")
     assert "box_2d" not in answer["answer"]
-    assert len(answer["dropped"]) == 1 and "nothing" in answer["dropped"][0]
+    assert len(answer["dropped"]) == 1
+    assert "nothing" in answer["dropped"][0]
     assert answer["model"] == "medgemma-1.5-4b"
     assert answer["prompt"].startswith("ask/cxr_frontal ")
     assert answer["raw"] == MEDGEMMA_RAW
@@ -198,7 +198,7 @@ def test_region_is_outlined_on_the_model_image_and_named(tmp_path):
     region = Box("this area", 0, 334.0, 195.5, 1116.0, 977.5)
     plain = prepare(series, spec, "ask", question="What is this?")
     marked = prepare(series, spec, "ask", question="What is this?", region=region)
-    # The region's top-left corner is model pixel (x, y) = ((334 + 57) * 896/1955, 195.5 * 896/1955)
+    # Region top-left in model pixels: ((334 + 57) * 896/1955, 195.5 * 896/1955)
     x, y = round((334 + 57) * 896 / 1955), round(195.5 * 896 / 1955)
     assert tuple(marked.inputs.images[0][y + 1, x + 1]) == (255, 220, 0)
     assert tuple(plain.inputs.images[0][y + 1, x + 1]) != (255, 220, 0)
