@@ -1,12 +1,14 @@
 """Studies in and out: DICOM, NIfTI and PNG/JPEG become Study / Series / Volume.
 
-Knows nothing of models, prompts or the UI. The entry point is :func:`load_study`.
+Knows nothing of models, prompts or the UI. The entry point is :func:`load_study`. Names are
+imported on first use, so importing one module of the package (as decoding workers do) stays
+cheap.
 """
 
-from dicom_io.errors import RadLensError
-from dicom_io.loader import load_study
-from dicom_io.study import Orientation, Series, SeriesFlags, SkippedFile, Study, Window
-from dicom_io.volume import Volume
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "Orientation",
@@ -19,3 +21,22 @@ __all__ = [
     "Window",
     "load_study",
 ]
+
+_HOMES = {
+    "Orientation": "dicom_io.study",
+    "RadLensError": "dicom_io.errors",
+    "Series": "dicom_io.study",
+    "SeriesFlags": "dicom_io.study",
+    "SkippedFile": "dicom_io.study",
+    "Study": "dicom_io.study",
+    "Volume": "dicom_io.volume",
+    "Window": "dicom_io.study",
+    "load_study": "dicom_io.loader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'dicom_io' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

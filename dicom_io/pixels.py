@@ -8,10 +8,15 @@ rescaled into it, so peak memory stays close to the volume's own size.
 
 from __future__ import annotations
 
+import io
+import logging
+import multiprocessing
 import os
 import warnings
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +31,18 @@ from dicom_io.errors import CorruptFileError, DecoderMissingError
 from dicom_io.stacking import Stack
 from dicom_io.volume import Volume
 
-__all__ = ["check_decodable", "decode_stack", "output_photometric"]
+__all__ = [
+    "PROCESS_POOL_MIN_FILES",
+    "check_decodable",
+    "decode_job",
+    "decode_stack",
+    "output_photometric",
+]
+
+logger = logging.getLogger(__name__)
+
+# Compressed series with at least this many files decode in worker processes.
+PROCESS_POOL_MIN_FILES = 24
 
 _RGB_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
 
@@ -124,43 +140,80 @@ def _read_native(header: DicomHeader) -> npt.NDArray[Any]:
     return raw.reshape(header.frames, header.rows, header.columns)
 
 
-def _decode_file(header: DicomHeader) -> npt.NDArray[Any]:
-    """All frames of one file as (frames, rows, columns[, 3]), colour converted to RGB."""
-    if (
+@dataclass(frozen=True)
+class _Job:
+    """What decoding one file needs, picklable (sent to worker processes)."""
+
+    name: str
+    path: str | None
+    data: bytes | None
+    transfer_syntax: str
+    frames: int
+    photometric: str
+    bits_allocated: int
+    modality_lut: bool
+
+
+def _job(header: DicomHeader, in_memory: bool = False) -> _Job:
+    source = header.source
+    keep_path = source.path is not None and not in_memory
+    return _Job(
+        name=source.name,
+        path=str(source.path) if keep_path else None,
+        data=None if keep_path else source.read(),
+        transfer_syntax=header.transfer_syntax,
+        frames=header.frames,
+        photometric=header.photometric,
+        bits_allocated=header.bits_allocated,
+        modality_lut=header.has_modality_lut_sequence,
+    )
+
+
+def _is_fast_native(header: DicomHeader) -> bool:
+    return (
         header.pixel_offset is not None
         and header.is_native
         and header.samples == 1
         and header.bits_allocated in (8, 16, 32)
         and header.photometric.startswith("MONOCHROME")
         and not header.has_modality_lut_sequence
-    ):
+    )
+
+
+def _decode_file(header: DicomHeader) -> npt.NDArray[Any]:
+    """All frames of one file as (frames, rows, columns[, 3]), colour converted to RGB."""
+    if _is_fast_native(header):
         return _read_native(header)
-    name = header.source.name
+    return decode_job(_job(header))
+
+
+def decode_job(job: _Job) -> npt.NDArray[Any]:
+    """Decode one file with pydicom's plugins (runs in worker processes too)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with header.source.open() as fh:
-                ds = pydicom.dcmread(fh, force=True)
+            source: Any = job.path if job.path is not None else io.BytesIO(job.data or b"")
+            ds = pydicom.dcmread(source, force=True)
             if "TransferSyntaxUID" not in ds.file_meta:
-                ds.file_meta.TransferSyntaxUID = UID(header.transfer_syntax)
+                ds.file_meta.TransferSyntaxUID = UID(job.transfer_syntax)
             arr = ds.pixel_array
-            if header.photometric == "PALETTE COLOR":
-                arr = _palette_to_rgb(apply_color_lut(arr, ds), header)
-            if header.has_modality_lut_sequence:
+            if job.photometric == "PALETTE COLOR":
+                arr = _palette_to_rgb(apply_color_lut(arr, ds), job.bits_allocated)
+            if job.modality_lut:
                 arr = apply_modality_lut(arr, ds)
     except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError) as err:
         reason = " ".join(str(err).split())[:240]
         raise CorruptFileError(
-            f"{name}: cannot decode {UID(header.transfer_syntax).name} pixel data ({reason})."
+            f"{job.name}: cannot decode {UID(job.transfer_syntax).name} pixel data ({reason})."
         ) from err
-    if header.frames == 1:
+    if job.frames == 1:
         arr = arr[np.newaxis]
     return np.asarray(arr)
 
 
-def _palette_to_rgb(rgb: npt.NDArray[Any], header: DicomHeader) -> npt.NDArray[Any]:
+def _palette_to_rgb(rgb: npt.NDArray[Any], bits_allocated: int) -> npt.NDArray[Any]:
     """Palette LUT output (16-bit entries) scaled to the 8-bit RGB the volume holds."""
-    if header.bits_allocated <= 8 and rgb.dtype.itemsize > 1:
+    if bits_allocated <= 8 and rgb.dtype.itemsize > 1:
         top = int(rgb.max()) if rgb.size else 0
         return (rgb >> 8).astype(np.uint8) if top > 255 else rgb.astype(np.uint8)
     return rgb
@@ -235,8 +288,7 @@ def _decode_into(
             (k, item.frame.frame, item.frame.slope, item.frame.intercept)
         )
 
-    def fill(name: str) -> None:
-        frames = _decode_file(headers[name])
+    def place(name: str, frames: npt.NDArray[Any]) -> None:
         for k, frame, slope, intercept in by_file[name]:
             if rgb or headers[name].has_modality_lut_sequence:
                 out[k] = frames[frame]
@@ -244,9 +296,37 @@ def _decode_into(
                 _store(out, k, frames[frame], slope, intercept)
 
     names = list(by_file)
-    native = all(h.is_native for h in headers.values())
-    with ThreadPoolExecutor(max_workers=_workers(len(names), native)) as pool:
-        for done, _ in enumerate(pool.map(fill, names), start=1):
-            if progress is not None:
-                progress(done, len(names))
+    slow = [name for name in names if not _is_fast_native(headers[name])]
+    placed: set[str] = set()
+
+    def report(name: str, frames: npt.NDArray[Any]) -> None:
+        place(name, frames)
+        placed.add(name)
+        if progress is not None:
+            progress(len(placed), len(names))
+
+    if len(slow) >= PROCESS_POOL_MIN_FILES and (os.cpu_count() or 1) > 1:
+        # pydicom's JPEG 2000 / JPEG-LS decoders hold the GIL: use processes for them.
+        try:
+            for name, frames in _decode_in_processes(slow, headers):
+                report(name, frames)
+        except (BrokenProcessPool, OSError) as err:
+            logger.warning("Decoding in worker processes failed (%s); using threads.", err)
+    todo = [name for name in names if name not in placed]
+    with ThreadPoolExecutor(max_workers=_workers(len(todo), not slow)) as pool:
+        for name, frames in zip(
+            todo, pool.map(lambda n: _decode_file(headers[n]), todo), strict=True
+        ):
+            report(name, frames)
     return out
+
+
+def _decode_in_processes(
+    names: list[str], headers: dict[str, DicomHeader]
+) -> Iterator[tuple[str, npt.NDArray[Any]]]:
+    """Decode compressed files on every core, in order (spawned workers: safe beside threads)."""
+    workers = min(os.cpu_count() or 1, max(1, len(names) // 4))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        jobs = (_job(headers[name]) for name in names)
+        yield from zip(names, pool.map(decode_job, jobs, chunksize=4), strict=True)

@@ -450,3 +450,46 @@ def test_list_of_paths_reads_as_one_study(tmp_path):
     study = load_study(list(info.paths))
     assert study.source_name == "5 files"
     np.testing.assert_array_equal(study.default_series.volume.array, info.hu)
+
+
+def test_large_compressed_series_decode_in_worker_processes(tmp_path, monkeypatch):
+    from dicom_io import pixels
+
+    info = write_ct_series(
+        tmp_path,
+        slices=pixels.PROCESS_POOL_MIN_FILES + 2,
+        rows=32,
+        columns=32,
+        transfer_syntax=JPEG2000Lossless,
+    )
+    used: list[int] = []
+    real = pixels._decode_in_processes
+
+    def spy(names, headers):
+        used.append(len(names))
+        yield from real(names, headers)
+
+    monkeypatch.setattr(pixels, "_decode_in_processes", spy)
+    np.testing.assert_array_equal(load_study(tmp_path).default_series.volume.array, info.hu)
+    assert used == [pixels.PROCESS_POOL_MIN_FILES + 2]
+
+
+def test_worker_process_failure_falls_back_to_threads(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from dicom_io import pixels
+
+    info = write_ct_series(
+        tmp_path,
+        slices=pixels.PROCESS_POOL_MIN_FILES,
+        rows=16,
+        columns=16,
+        transfer_syntax=RLELossless,
+    )
+
+    def broken(names, headers):
+        yield names[0], pixels._decode_file(headers[names[0]])
+        raise BrokenProcessPool("worker died")
+
+    monkeypatch.setattr(pixels, "_decode_in_processes", broken)
+    np.testing.assert_array_equal(load_study(tmp_path).default_series.volume.array, info.hu)
