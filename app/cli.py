@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app.commands_models import add_parsers as add_models_parsers
+from app.commands_report import add_parsers as add_report_parsers
 from app.commands_tasks import add_parsers as add_task_parsers
 from dicom_io.errors import InvalidArgumentError, RadLensError
 
@@ -132,6 +133,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
     add_models_parsers(sub)
     add_task_parsers(sub)
+    add_report_parsers(sub)
     return parser
 
 

@@ -48,28 +48,35 @@ def _slice_range(text: str | None) -> tuple[int, int] | None:
         raise InvalidArgumentError(f"--slice-range must be START:STOP, not {text!r}.") from err
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(series, spec, input options) from the common arguments."""
-    from dicom_io.loader import load_study
-    from models.inputs import InputOptions
-    from models.registry import default_spec, get_spec
+def _load_series(study: Any, number: int | None) -> Any:
+    """The series ``--series`` names (1-based), else the study's default series."""
+    if number is None:
+        return study.default_series
+    if 1 <= number <= len(study.series):
+        return study.series[number - 1]
+    raise InvalidArgumentError(f"--series {number} is outside 1..{len(study.series)}.")
 
-    spec = get_spec(args.model) if args.model else default_spec()
-    study = load_study(args.path)
-    if args.series is None:
-        series = study.default_series
-    elif 1 <= args.series <= len(study.series):
-        series = study.series[args.series - 1]
-    else:
-        raise InvalidArgumentError(f"--series {args.series} is outside 1..{len(study.series)}.")
-    options = InputOptions(
+
+def _options(args: argparse.Namespace) -> Any:
+    from models.inputs import InputOptions
+
+    return InputOptions(
         mode=args.mode,
         current_slice=args.slice,
         max_slices=args.slices,
         slice_range=_slice_range(args.slice_range),
         window=args.window,
     )
-    return series, spec, options
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(series, spec, input options) from the common arguments."""
+    from dicom_io.loader import load_study
+    from models.registry import default_spec, get_spec
+
+    spec = get_spec(args.model) if args.model else default_spec()
+    series = _load_series(load_study(args.path), args.series)
+    return series, spec, _options(args)
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ user can see the exact prompt behind every answer, and the tasks send the same m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -25,7 +25,7 @@ from prompts import RenderedPrompt, Template, render, select_template
 
 __all__ = ["Prepared", "Turn", "mark_region", "prepare", "text_of"]
 
-TaskName = Literal["report", "ask"]
+TaskName = Literal["report", "ask", "grounding", "check_probe", "check_control"]
 _REGION_COLOUR = np.array([255, 220, 0], dtype=np.uint8)  # a yellow outline, as viewers draw
 
 
@@ -119,6 +119,9 @@ def prepare(
     options: InputOptions | None = None,
     region: Box | None = None,
     history: Sequence[Turn] = (),
+    fields: Mapping[str, str] | None = None,
+    blank: bool = False,
+    inputs: ModelInputs | None = None,
 ) -> Prepared:
     """Images, prompt and chat messages for ``task`` on ``series`` (no model needed).
 
@@ -128,10 +131,15 @@ def prepare(
     """
     if task == "ask" and not question.strip():
         raise InvalidArgumentError("A question is needed to ask the model (it was empty).")
-    inputs = build_inputs(series, spec.family, options, context_limit=spec.context_length)
+    if inputs is None:
+        inputs = build_inputs(series, spec.family, options, context_limit=spec.context_length)
+    if blank:  # the control question: same sizes, no image content
+        inputs = replace(inputs, images=tuple(np.zeros_like(image) for image in inputs.images))
     technique = describe_technique(series, images_sent=len(inputs.images))
     template = _template(task, series, spec)
-    fields = {"technique": technique, "indication": indication, "language": language}
+    wanted = set(template.fields)
+    offered = {"technique": technique, "indication": indication, "language": language}
+    fields = {k: v for k, v in offered.items() if k in wanted} | dict(fields or {})
     region_text = ""
     if region is not None:
         if task != "ask":

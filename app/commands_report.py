@@ -1,0 +1,173 @@
+"""``radlens report``: draft a report of a study (or of every study in a folder).
+
+The output's extension picks the format (.md, .json, .pdf, .dcm DICOM SR, .fhir.json). With a
+folder of studies and an output folder it runs as a batch: one report per study, a progress bar,
+studies already reported are skipped (resumable), a failing study is recorded and the batch goes
+on, and a summary table ends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.commands_tasks import _add_study_arguments, _load_series, _options, _settings
+from dicom_io.errors import InvalidArgumentError, RadLensError
+
+__all__ = ["add_parsers"]
+
+FORMATS = (".md", ".json", ".pdf", ".dcm", ".fhir.json")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".fhir.json" if name.endswith(".fhir.json") else path.suffix.lower()
+
+
+def _is_batch(args: argparse.Namespace) -> bool:
+    out = Path(args.out)
+    return Path(args.path).is_dir() and (out.is_dir() or _suffix(out) == "")
+
+
+def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, spec: Any) -> Any:
+    from dicom_io.loader import load_study
+    from models.conversation import prepare
+    from models.exports import export_report
+    from models.tasks import check, compare, draft_report, from_text
+
+    study = load_study(study_path)
+    series = _load_series(study, args.series)
+    options, settings = _options(args), _settings(args)
+    common = {"indication": args.indication or "", "language": args.language}
+    if args.from_raw:
+        raw = Path(args.from_raw).read_text(encoding="utf-8")
+        prepared = prepare(series, spec, "report", options=options, **common)
+        report = from_text(series, prepared, raw, settings=settings, study_key=study.key, **common)
+    elif args.prior:
+        prior = load_study(args.prior)
+        report = compare(
+            series,
+            _load_series(prior, None),
+            backend,
+            spec,
+            options=options,
+            settings=settings,
+            **common,
+        )
+    else:
+        report = draft_report(
+            series,
+            backend,
+            spec,
+            options=options,
+            settings=settings,
+            study_key=study.key,
+            ground=not args.no_localize,
+            **common,
+        )
+    if args.check and backend is not None:
+        report = check(report, series, backend, spec, options=options)
+    export_report(report, out, series=series, keep_identity=args.keep_identity)
+    return report
+
+
+@dataclass
+class _Row:
+    study: str
+    status: str
+    detail: str
+
+
+def _studies(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _batch(args: argparse.Namespace, backend: Any, spec: Any) -> int:
+    from tqdm import tqdm
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = args.format
+    rows: list[_Row] = []
+    studies = _studies(Path(args.path))
+    for study in tqdm(studies, desc="reports", unit="study", file=sys.stderr):
+        target = out_dir / f"{study.name.removesuffix('.zip')}{suffix}"
+        if target.exists():
+            rows.append(_Row(study.name, "skipped", f"{target.name} exists"))
+            continue
+        try:
+            _one(args, study, target, backend, spec)
+            rows.append(_Row(study.name, "done", target.name))
+        except RadLensError as err:
+            rows.append(_Row(study.name, "failed", " ".join(str(err).split())))
+        except Exception as err:  # one study's bug must not stop the batch: recorded below
+            detail = f"internal error: {type(err).__name__}: {' '.join(str(err).split())}"
+            rows.append(_Row(study.name, "failed", detail))
+    failures = [r for r in rows if r.status == "failed"]
+    (out_dir / "batch_summary.json").write_text(
+        json.dumps([r.__dict__ for r in rows], indent=2), encoding="utf-8"
+    )
+    width = max((len(r.study) for r in rows), default=5)
+    print(f"{'study':<{width}}  status   detail")
+    for r in rows:
+        print(f"{r.study:<{width}}  {r.status:<7}  {r.detail}")
+    counts = {s: sum(r.status == s for r in rows) for s in ("done", "skipped", "failed")}
+    print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
+    if failures:
+        print(
+            f"radlens: error: {len(failures)} of {len(rows)} studies failed "
+            f"(see {out_dir / 'batch_summary.json'})",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from models.registry import default_spec, get_spec
+
+    spec = get_spec(args.model) if args.model else default_spec()
+    batch = _is_batch(args)
+    if not batch and _suffix(Path(args.out)) not in FORMATS:
+        raise InvalidArgumentError(
+            f"--out {Path(args.out).name}: the extension picks the format: {', '.join(FORMATS)}."
+        )
+    if batch and args.format not in FORMATS:
+        raise InvalidArgumentError(f"--format must be one of {', '.join(FORMATS)}.")
+    backend = None
+    if not args.from_raw or args.check:
+        from models.engine import open_backend
+
+        backend = open_backend(spec, args.precision, args.device)
+    if batch:
+        return _batch(args, backend, spec)
+    report = _one(args, Path(args.path), Path(args.out), backend, spec)
+    print(f"{args.out}: {report.title}, {len(report.all_findings)} finding(s), {report.prompt}")
+    print(f"[{report.disclaimer}]")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Add ``report`` to the ``radlens`` subcommands."""
+    p = sub.add_parser("report", help="draft a structured report (or a batch of them)")
+    p.add_argument("path", help="a study, or a folder of studies with an output folder (batch)")
+    p.add_argument("--out", required=True, help=f"report file ({', '.join(FORMATS)}) or folder")
+    p.add_argument("--format", default=".md", help="batch: output format (default .md)")
+    p.add_argument("--prior", help="prior study of the same body part: draft a comparison")
+    p.add_argument("--check", action="store_true", help="probe each finding (extra model calls)")
+    p.add_argument("--no-localize", action="store_true", help="skip the boxes of findings")
+    p.add_argument("--indication", help="clinical indication, put into the prompt")
+    p.add_argument("--from-raw", metavar="FILE", help="read a saved raw model output instead")
+    p.add_argument("--keep-identity", action="store_true", help="DICOM SR: keep patient identity")
+    p.add_argument("--precision", default="auto", choices=["auto", "nf4", "int8", "bf16", "fp32"])
+    p.add_argument("--device", help="cpu, cuda or cuda:N")
+    p.add_argument("--max-new-tokens", type=int, default=768)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int)
+    _add_study_arguments(p)
+    p.set_defaults(func=_cmd_report)

@@ -1,0 +1,250 @@
+"""Report drafting, comparison and checking: realistic model text in, report sections out.
+
+Scripted backends stand in for the model only where a test needs a particular answer (a
+contradicting probe, a blind yes); the same flows also run against a tiny real checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import pytest
+
+from dicom_io.loader import load_study
+from models.backends import GenerationRequest, Result, TransformersBackend
+from models.backends.base import CancelToken, GenerationSettings
+from models.conversation import prepare
+from models.loading import load_model
+from models.registry import get_spec
+from models.report import FindingStatus
+from models.report_text import parse_change, parse_report_text, parse_yes_no
+from models.tasks import check, compare, draft_report, from_text
+from tests.files import REPO
+
+DEMO_CXR = REPO / "assets" / "demo" / "chest_pa_cr.dcm"
+CXR_HEADINGS = [
+    "Lines and tubes",
+    "Lungs",
+    "Pleura",
+    "Heart and mediastinum",
+    "Bones and soft tissues",
+]
+
+MEDGEMMA_REPORT = """**Technique:**
+Computed radiography of the chest, PA view.
+
+**Findings:**
+- **Lines and tubes:** None.
+- **Lungs:** Patchy opacity in the right lower zone,
+  suspicious for consolidation.
+- Pleura: Small right pleural effusion.
+- **Heart and mediastinum:** Unremarkable.
+- Bones and soft tissues: Unremarkable.
+
+**Impression:**
+1. Right lower zone consolidation.
+2. Small right pleural effusion.
+"""
+
+
+def test_report_text_is_split_by_section_and_heading():
+    parsed = parse_report_text(MEDGEMMA_REPORT, CXR_HEADINGS)
+    assert parsed.technique == "Computed radiography of the chest, PA view."
+    assert parsed.findings == (
+        ("Lines and tubes", "None."),
+        ("Lungs", "Patchy opacity in the right lower zone, suspicious for consolidation."),
+        ("Pleura", "Small right pleural effusion."),
+        ("Heart and mediastinum", "Unremarkable."),
+        ("Bones and soft tissues", "Unremarkable."),
+    )
+    assert parsed.impression == (
+        "Right lower zone consolidation.",
+        "Small right pleural effusion.",
+    )
+    assert parsed.notes == ()
+
+
+def test_unexpected_lines_are_kept_and_missing_sections_noted():
+    parsed = parse_report_text("Findings:\nThe film is rotated.\nLungs: clear", CXR_HEADINGS)
+    assert parsed.findings == (("Other", "The film is rotated."), ("Lungs", "clear"))
+    assert "no Impression section in the model's text" in parsed.notes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("small left effusion [improved]", ("small left effusion", "improved")),
+        ("new nodule [NEW]", ("new nodule", "new")),
+        ("stable appearance", ("stable appearance", None)),
+    ],
+)
+def test_interval_change_words(text, expected):
+    assert parse_change(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It is there.\nFinal Answer: yes", True),
+        ("Reasoning... Final Answer: **no**", False),
+        ("Yes.", True),
+        ("yes or no, hard to say", None),
+        ("", None),
+    ],
+)
+def test_yes_no_answers(text, expected):
+    assert parse_yes_no(text) is expected
+
+
+def test_from_raw_report_keeps_technique_from_metadata():
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec("medgemma-1.5-4b")
+    prepared = prepare(series, spec, "report")
+    report = from_text(series, prepared, MEDGEMMA_REPORT.replace("PA view", "AP portable view"))
+    # The model's technique text is ignored: technique comes from the metadata.
+    assert report.technique == "Computed radiography of the chest (THORAX), PA view, single image."
+    assert [f.section for f in report.findings][:3] == ["Lines and tubes", "Lungs", "Pleura"]
+    assert [f.text for f in report.impression] == [
+        "Right lower zone consolidation.",
+        "Small right pleural effusion.",
+    ]
+    assert report.title == "Draft report: frontal chest radiograph"
+    assert report.to_json()["schema"] == "radlens.report/1"
+    assert report.disclaimer.startswith("AI-generated draft")
+
+
+def test_empty_output_is_unable_to_assess_not_a_finding():
+    series = load_study(DEMO_CXR).default_series
+    prepared = prepare(series, get_spec("medgemma-1.5-4b"), "report")
+    report = from_text(series, prepared, "   ")
+    (only,) = report.findings
+    assert only.status is FindingStatus.UNABLE
+    assert only.text.startswith("Unable to assess")
+    assert report.impression == ()
+    assert report.raw == "   "
+
+
+@dataclass
+class Scripted:
+    """A backend that answers from a script keyed by the task template in the prompt."""
+
+    answers: dict[str, list[str]]
+    model_id: str = "scripted"
+    prompts: list[str] = field(default_factory=list)
+
+    def _answer(self, request: GenerationRequest) -> str:
+        text = "\n".join(p.text for m in request.messages for p in m.parts if hasattr(p, "text"))
+        self.prompts.append(text)
+        for key, queue in self.answers.items():
+            if key in text and queue:
+                return queue.pop(0)
+        raise AssertionError(f"no scripted answer for prompt:\n{text[-300:]}")
+
+    def generate(self, request: GenerationRequest, cancel: CancelToken | None = None) -> Result:
+        text = self._answer(request)
+        return Result(text, self.model_id, 10, 5, 0.01, 0.01, "stop")
+
+    def stream(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> Generator[str, None, Result]:
+        result = self.generate(request, cancel)
+        yield result.text
+        return result
+
+
+def test_draft_report_localizes_abnormal_findings_only():
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec("medgemma-1.5-4b")
+    backend = Scripted(
+        {
+            "Write a radiology report": [MEDGEMMA_REPORT],
+            "Locate Patchy opacity": [
+                'Final Answer: [{"box_2d": [600, 100, 800, 400], "label": "opacity"}]'
+            ],
+            "Locate Small right pleural effusion": ["Final Answer: []"],
+        }
+    )
+    report = draft_report(series, backend, spec)
+    lungs = next(f for f in report.findings if f.section == "Lungs")
+    (box,) = lungs.boxes
+    # x0 = 100/1000*1955 - 57 = 138.5; y0 = 600/1000*1955 = 1173.0
+    # x1 = 400/1000*1955 - 57 = 725.0; y1 = 800/1000*1955 = 1564.0
+    assert (box.x0, box.y0, box.x1, box.y1) == (138.5, 1173.0, 725.0, 1564.0)
+    heart = next(f for f in report.findings if f.section == "Heart and mediastinum")
+    assert heart.boxes == ()
+    grounding_calls = [p for p in backend.prompts if "Locate " in p]
+    assert len(grounding_calls) == 2  # lungs and pleura; "None." and "Unremarkable." are normal
+    assert any("localization: 2 extra model call(s)" in c for c in report.checks)
+
+
+def test_check_marks_contradicted_and_ungrounded_findings():
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec("medgemma-1.5-4b")
+    prepared = prepare(series, spec, "report")
+    report = from_text(
+        series, prepared, MEDGEMMA_REPORT.replace("- **Lines and tubes:** None.\n", "")
+    )
+    yes, no = "Final Answer: yes", "Final Answer: no"
+    backend = Scripted(
+        {
+            # Lungs: consistent; Pleura: contradicts itself; two impression items consistent.
+            "show Patchy opacity": [yes, yes],  # the probe, then the blank-image control
+            "free of Patchy opacity": [no],
+            "show Small right pleural effusion": [yes, yes],
+            "free of Small right pleural effusion": [yes, no],
+            "show Right lower zone consolidation": [yes],
+            "free of Right lower zone consolidation": [no],
+        }
+    )
+    checked = check(report, series, backend, spec)
+    by_section = {f.section: f for f in checked.findings}
+    assert by_section["Pleura"].status is FindingStatus.UNVERIFIED
+    assert "probe answers: shows it? yes; free of it? yes" in by_section["Pleura"].flags
+    # Lungs answered consistently but has no box: not verified either.
+    assert by_section["Lungs"].status is FindingStatus.UNVERIFIED
+    assert by_section["Lungs"].flags == ("not localized on the images",)
+    assert checked.impression[0].status is FindingStatus.VERIFIED
+    assert checked.impression[1].status is FindingStatus.VERIFIED
+    # The control asked about a blank image and got "yes": the report says so.
+    assert any("blank image" in c and "answered yes" in c for c in checked.checks)
+    assert any("check: 9 extra model call(s)" in c for c in checked.checks)
+
+
+def test_compare_reads_interval_changes(tmp_path):
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec("lingshu-7b")
+    answer = (
+        "Comparison:\nPrior radiograph.\n\n"
+        "Findings:\nLungs: opacity in the right lower zone [improved]\n"
+        "Pleura: Unremarkable, unchanged.\n\nImpression:\n1. Improving consolidation [improved]"
+    )
+    backend = Scripted({"Compare the current": [answer]})
+    report = compare(series, series, backend, spec)
+    assert report.kind == "compare"
+    lungs = report.findings[0]
+    assert (lungs.section, lungs.text, lungs.change) == (
+        "Lungs",
+        "opacity in the right lower zone",
+        "improved",
+    )
+    assert report.impression[0].change == "improved"
+    sent = backend.prompts[0]
+    # Each image is labelled with the study it belongs to, the prior's first.
+    assert sent.index("PRIOR") < sent.index("CURRENT") < sent.index("Compare the current")
+    assert report.comparison.startswith("Computed radiography of the chest")
+
+
+def test_tiny_model_drafts_and_checks_end_to_end(tiny_gemma3):
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec(str(tiny_gemma3))
+    backend = TransformersBackend(load_model(tiny_gemma3, "fp32", device="cpu"), spec.id)
+    settings = GenerationSettings(max_new_tokens=12)
+    deltas: list[str] = []
+    report = draft_report(series, backend, spec, settings=settings, on_delta=deltas.append)
+    assert "".join(deltas) == report.raw
+    assert report.prompt.startswith("report/cxr_frontal ")
+    assert report.findings  # random text: either parsed lines or an explicit "unable to assess"
+    assert all(f.status in (FindingStatus.REPORTED, FindingStatus.UNABLE) for f in report.findings)
+    checked = check(report, series, backend, spec, settings=GenerationSettings(max_new_tokens=4))
+    assert checked.checks[-1].startswith("check: ")
