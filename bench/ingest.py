@@ -135,10 +135,18 @@ def _measure_python(tool: str, folder: Path) -> dict[str, Any]:
     gc.collect()
     base = _rss_bytes()
     exact = _reset_peak()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu, wall = time.process_time(), time.perf_counter()
     result = run(folder)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = _peak_bytes() - base
+    # Worker processes (RadLens decodes large compressed series in them) count too: their CPU,
+    # and the largest worker's peak RSS (imports included) for each worker that ran.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    if after.ru_maxrss > children.ru_maxrss or (after.ru_utime > children.ru_utime):
+        workers = min(os.cpu_count() or 1, 8)
+        peak += after.ru_maxrss * 1024 * workers
     return {"seconds": wall, "cpu": cpu, "peak": peak, "peak_exact": exact} | _summary(
         _to_array(tool, result)
     )

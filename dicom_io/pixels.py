@@ -313,11 +313,17 @@ def _decode_into(
         except (BrokenProcessPool, OSError) as err:
             logger.warning("Decoding in worker processes failed (%s); using threads.", err)
     todo = [name for name in names if name not in placed]
+
+    def work(name: str) -> str:
+        # Each worker writes its own slices of ``out``: no decoded frame waits in a queue.
+        place(name, _decode_file(headers[name]))
+        return name
+
     with ThreadPoolExecutor(max_workers=_workers(len(todo), not slow)) as pool:
-        for name, frames in zip(
-            todo, pool.map(lambda n: _decode_file(headers[n]), todo), strict=True
-        ):
-            report(name, frames)
+        for name in pool.map(work, todo):
+            placed.add(name)
+            if progress is not None:
+                progress(len(placed), len(names))
     return out
 
 
