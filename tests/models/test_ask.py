@@ -261,25 +261,23 @@ def test_ask_runs_a_tiny_model_end_to_end(
     assert answer["finish_reason"] in ("stop", "length")
 
 
-def test_ask_through_transformers_serve(capsys, monkeypatch, transformers_server: Server):
+@pytest.mark.parametrize(
+    ("study", "extra", "images"),
+    [(DEMO_CXR, [], 1), (DEMO_MR, ["--slices", "3"], 3)],
+    ids=["cxr", "mr-volume"],
+)
+def test_ask_through_transformers_serve(
+    capsys, monkeypatch, transformers_server: Server, study, extra, images
+):
     monkeypatch.setenv("RADLENS_REMOTE_URL", transformers_server.url)
     monkeypatch.setenv("RADLENS_REMOTE_MODEL", str(transformers_server.folders["gemma3"]))
     monkeypatch.setenv("RADLENS_REMOTE_GROUNDING", "gemma_box_2d")
-    answer = run_json(
-        capsys,
-        "ask",
-        str(DEMO_CXR),
-        "Describe the image.",
-        "--model",
-        "remote",
-        "--max-new-tokens",
-        "5",
-        "--json",
-    )
+    args = ["ask", str(study), "Describe the image.", "--model", "remote"]
+    answer = run_json(capsys, *args, "--max-new-tokens", "5", "--json", *extra)
     assert answer["model"] == str(transformers_server.folders["gemma3"])
     assert 0 < answer["completion_tokens"] <= 5
-    assert answer["prompt_tokens"] > 16
-    assert answer["prompt"].startswith("ask/cxr_frontal ")
+    assert answer["prompt_tokens"] > 16 * images  # the server counted every image's tokens
+    assert answer["images"] == images
 
 
 def test_missing_real_model_says_how_to_get_it(tmp_path):

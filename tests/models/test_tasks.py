@@ -248,3 +248,15 @@ def test_tiny_model_drafts_and_checks_end_to_end(tiny_gemma3):
     assert all(f.status in (FindingStatus.REPORTED, FindingStatus.UNABLE) for f in report.findings)
     checked = check(report, series, backend, spec, settings=GenerationSettings(max_new_tokens=4))
     assert checked.checks[-1].startswith("check: ")
+
+
+def test_tiny_model_compares_two_studies(tiny_qwen):
+    current = load_study(DEMO_CXR).default_series
+    spec = get_spec(str(tiny_qwen))
+    backend = TransformersBackend(load_model(tiny_qwen, "fp32", device="cpu"), spec.id)
+    report = compare(
+        current, current, backend, spec, settings=GenerationSettings(max_new_tokens=8)
+    )
+    assert report.kind == "compare"
+    assert report.prompt.startswith("compare/cxr_frontal ")
+    assert report.findings  # parsed lines or an explicit "unable to assess", never empty
