@@ -8,7 +8,7 @@ allocated.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from dicom_io.limits import Limits
 from dicom_io.raw_values import RawView
 from dicom_io.sources import SourceFile
 
-__all__ = ["DicomHeader", "FrameInfo", "read_header"]
+__all__ = ["DicomHeader", "FrameInfo", "SliceReference", "read_header"]
 
 Header = Dataset | RawView
 
@@ -88,6 +88,8 @@ class DicomHeader:
     imager_spacing: bool
     enhanced: bool
     pixel_offset: int | None = None
+    sop_instance_uid: str = ""
+    frame_of_reference_uid: str = ""
 
     @property
     def is_native(self) -> bool:
@@ -96,6 +98,37 @@ class DicomHeader:
     @property
     def is_secondary_capture(self) -> bool:
         return self.sop_class.startswith(_SECONDARY_CAPTURE_PREFIX)
+
+
+@dataclass(frozen=True)
+class SliceReference:
+    """Where one slice of a series came from: the instance (and frame) a DICOM SR refers to.
+
+    Internal to dicom_io (raw UIDs, never shown): :mod:`dicom_io.sr` reaches it through the
+    series' private ``_references``. ``frame_number`` is 1-based, ``None`` for single-frame
+    instances. :meth:`read_dataset` reads the source header (patient and study modules) on
+    demand, without pixel data; nothing with identity is kept on this object.
+    """
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_number: int | None
+    study_uid: str
+    series_uid: str
+    frame_of_reference_uid: str
+    source: SourceFile = field(repr=False)
+
+    def read_dataset(self) -> Dataset:
+        """The source instance's header, without pixel data (read again from the input)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with self.source.open() as fp:
+                    return pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as err:
+                raise CorruptFileError(
+                    f"{self.source.name}: unreadable DICOM header ({type(err).__name__})."
+                ) from err
 
 
 def _str(ds: Header, keyword: str) -> str:
@@ -221,8 +254,10 @@ HEADER_KEYWORDS = (
     "BodyPartExamined",
     "SliceThickness",
     "ViewPosition",
+    "SOPInstanceUID",
     "StudyInstanceUID",
     "SeriesInstanceUID",
+    "FrameOfReferenceUID",
     "SeriesNumber",
     "InstanceNumber",
     "ImagePositionPatient",
@@ -409,5 +444,7 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         enhanced="SharedFunctionalGroupsSequence" in ds
         or "PerFrameFunctionalGroupsSequence" in ds,
         pixel_offset=offset if getattr(raw_pixels, "value", b"") is None else None,
+        sop_instance_uid=_str(ds, "SOPInstanceUID"),
+        frame_of_reference_uid=_str(ds, "FrameOfReferenceUID"),
         **args,
     )

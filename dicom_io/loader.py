@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dicom_io.dicom_header import DicomHeader, read_header
+from dicom_io.dicom_header import DicomHeader, SliceReference, read_header
 from dicom_io.errors import (
     EmptyInputError,
     InputTooLargeError,
@@ -52,6 +52,22 @@ def _flags(header: DicomHeader) -> SeriesFlags:
     return SeriesFlags(derived=derived, localizer=localizer, burned_in_annotation=burned)
 
 
+def _slice_references(stack: Stack) -> tuple[SliceReference, ...]:
+    """Per slice, in stack order: the source instance and frame (for DICOM SR references)."""
+    return tuple(
+        SliceReference(
+            sop_class_uid=item.header.sop_class,
+            sop_instance_uid=item.header.sop_instance_uid,
+            frame_number=item.frame.frame + 1 if item.header.frames > 1 else None,
+            study_uid=item.header.study_uid,
+            series_uid=item.header.series_uid,
+            frame_of_reference_uid=item.header.frame_of_reference_uid,
+            source=item.header.source,
+        )
+        for item in stack.items
+    )
+
+
 def _series_from_stack(stack: Stack, number: int) -> Series:
     header = stack.first
     notes = list(stack.notes)
@@ -76,6 +92,7 @@ def _series_from_stack(stack: Stack, number: int) -> Series:
         notes=tuple(notes),
         source_format="dicom",
         _loader=lambda: decode_stack(stack),
+        _references=lambda: _slice_references(stack),
     )
 
 

@@ -12,8 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from dicom_io.volume import Volume
+
+if TYPE_CHECKING:
+    from dicom_io.dicom_header import SliceReference
 
 __all__ = [
     "Orientation",
@@ -102,6 +106,8 @@ class Series:
     notes: tuple[str, ...] = ()
     source_format: str = "dicom"  # "dicom", "nifti" or "image"
     _loader: Callable[[], Volume] | None = field(default=None, repr=False)
+    # DICOM only: per slice, the source instance and frame (raw UIDs; for dicom_io.sr only).
+    _references: Callable[[], tuple[SliceReference, ...]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
