@@ -34,22 +34,25 @@ $(VENV)/.test: $(VENV)/.app $(VENV)/.chromium pyproject.toml
 	$(BIN)/python -m pip install -e '.[test]'
 	@touch $@
 
-# The browser tests drive Debian's Chromium through Playwright, which never downloads one.
-# The stamp is remade whenever chromium or chromedriver has gone missing since it was written.
+# The browser tests drive Debian's Chromium through Playwright, which never downloads one;
+# the PDF tests render pages with poppler's pdftoppm/pdftotext. The stamp is remade whenever
+# one of these programs has gone missing since it was written.
 CHROMIUM     := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
-ifneq ($(words $(wildcard $(CHROMIUM) $(CHROMEDRIVER))),2)
+PDFTOPPM     := /usr/bin/pdftoppm
+ifneq ($(words $(wildcard $(CHROMIUM) $(CHROMEDRIVER) $(PDFTOPPM))),3)
 .PHONY: $(VENV)/.chromium
 endif
 $(VENV)/.chromium: | $(BIN)/python
-	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; \
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ] && [ -x $(PDFTOPPM) ]; then :; \
 	elif ! command -v apt-get >/dev/null; then \
-		echo "make test: install chromium and chromium-driver ($(CHROMIUM) is missing)" >&2; \
+		echo "make test: install chromium, chromium-driver and poppler-utils" >&2; \
 		exit 1; \
 	else \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$sudo apt-get update && \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			chromium chromium-driver poppler-utils; \
 	fi
 	@touch $@
 

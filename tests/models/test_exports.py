@@ -189,7 +189,7 @@ def test_pdf_pages_images_and_disclaimer(
     assert _page_count(data) == 2  # text and slice 3 on page 1, slice 7 and provenance on 2
     assert data.count(b"/Subtype /Image") == 2
     if PDFTOTEXT is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
+        pytest.fail("pdftotext is missing: `make test` installs poppler-utils")
     for page in (1, 2):
         text = _pdf_text(path, page)
         assert DISCLAIMER in text
@@ -204,7 +204,7 @@ def test_pdf_first_page_renders_with_the_box(
     ct: tuple[SyntheticSeries, Series], tmp_path: Path
 ) -> None:
     if PDFTOPPM is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+        pytest.fail("pdftoppm is missing: `make test` installs poppler-utils")
     path = export_report(_report(), tmp_path / "report.pdf", series=ct[1])
     subprocess.run(
         [PDFTOPPM, "-r", "50", "-f", "1", "-l", "1", "-png", str(path), str(tmp_path / "page")],
