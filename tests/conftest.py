@@ -19,3 +19,19 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def testdata() -> Callable[[str], Path]:
     """``testdata("CT_small.dcm")``: the path of a real pydicom / pydicom-data test file."""
     return data_file
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Gemma3 (MedGemma architecture) checkpoint folder, built once."""
+    from tests.models.tiny import tiny_checkpoint
+
+    return tiny_checkpoint("gemma3", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Qwen2.5-VL (Lingshu architecture) checkpoint folder, built once."""
+    from tests.models.tiny import tiny_checkpoint
+
+    return tiny_checkpoint("qwen2_5_vl", tmp_path_factory)
