@@ -48,8 +48,6 @@ original UIDs.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydicom.sequence import Sequence as DicomSequence
 
+from dicom_io.atomic import write_atomically
 from dicom_io.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -425,11 +424,4 @@ def write_sr(
     """
     path = Path(path)
     data = sr_bytes(series, content, keep_identity=keep_identity, uid_map=uid_map)
-    staging = path.parent / f".radlens-sr-{secrets.token_hex(6)}.partial"
-    try:
-        staging.write_bytes(data)
-        os.replace(staging, path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, data)

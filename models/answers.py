@@ -67,18 +67,7 @@ class Answer:
             "schema": ANSWER_SCHEMA,
             "question": self.question,
             "answer": self.text,
-            "boxes": [
-                {
-                    "label": b.label,
-                    "slice": b.slice,
-                    "x0": round(b.x0, 2),
-                    "y0": round(b.y0, 2),
-                    "x1": round(b.x1, 2),
-                    "y1": round(b.y1, 2),
-                    "mm": None if b.mm is None else [round(v, 2) for v in b.mm],
-                }
-                for b in self.boxes
-            ],
+            "boxes": [b.to_json() for b in self.boxes],
             "dropped": list(self.dropped),
             "notes": list(self.notes),
             "model": self.model_id,

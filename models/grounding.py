@@ -58,6 +58,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
 from models.grounding_parsers import (
@@ -145,6 +146,18 @@ class Box:
             len(self.mm) != 4 or not all(math.isfinite(v) for v in self.mm)
         ):
             raise InvalidArgumentError(f"Box mm must be 4 finite numbers, not {self.mm}.")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form, coordinates rounded to 0.01 (pixels) and 0.01 mm."""
+        return {
+            "label": self.label,
+            "slice": self.slice,
+            "x0": round(self.x0, 2),
+            "y0": round(self.y0, 2),
+            "x1": round(self.x1, 2),
+            "y1": round(self.y1, 2),
+            "mm": None if self.mm is None else [round(v, 2) for v in self.mm],
+        }
 
 
 @dataclass(frozen=True)

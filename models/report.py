@@ -102,18 +102,7 @@ class Report:
                 "status": f.status.value,
                 "flags": list(f.flags),
                 "change": f.change,
-                "boxes": [
-                    {
-                        "label": b.label,
-                        "slice": b.slice,
-                        "x0": round(b.x0, 2),
-                        "y0": round(b.y0, 2),
-                        "x1": round(b.x1, 2),
-                        "y1": round(b.y1, 2),
-                        "mm": None if b.mm is None else [round(v, 2) for v in b.mm],
-                    }
-                    for b in f.boxes
-                ],
+                "boxes": [b.to_json() for b in f.boxes],
             }
 
         return {

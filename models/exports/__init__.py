@@ -13,11 +13,10 @@ refused: an export never overwrites its input.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dicom_io.atomic import write_atomically
 from dicom_io.errors import InvalidArgumentError
 from models.report import Finding, Report
 
@@ -156,16 +155,6 @@ def _is_sr(path: Path) -> bool:
     return str(ds.get("Modality", "")).upper() == "SR"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    staging = path.parent / f".radlens-export-{secrets.token_hex(6)}.partial"
-    try:
-        staging.write_bytes(data)
-        os.replace(staging, path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
-
-
 def export_report(
     report: Report,
     path: str | Path,
@@ -199,5 +188,5 @@ def export_report(
         )
     _check_destination(path, series)
     data = _render(report, kind, series, keep_identity, uid_map)
-    _write_atomically(path, data)
+    write_atomically(path, data)
     return path
