@@ -67,12 +67,25 @@ def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, sp
             settings=settings,
             study_key=study.key,
             ground=not args.no_localize,
+            examples=_examples(args),
             **common,
         )
     if args.check and backend is not None:
         report = check(report, series, backend, spec, options=options)
     export_report(report, out, series=series, keep_identity=args.keep_identity)
     return report
+
+
+def _examples(args: argparse.Namespace) -> Any:
+    if not args.examples:
+        return ()
+    cached = getattr(args, "loaded_examples", None)
+    if cached is None:
+        from models.examples import load_examples
+
+        cached = load_examples(args.examples)
+        args.loaded_examples = cached  # loaded once per batch
+    return cached
 
 
 @dataclass
@@ -161,6 +174,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="probe each finding (extra model calls)")
     p.add_argument("--no-localize", action="store_true", help="skip the boxes of findings")
     p.add_argument("--indication", help="clinical indication, put into the prompt")
+    p.add_argument("--examples", metavar="DIR", help="folder of example cases with reports")
     p.add_argument("--from-raw", metavar="FILE", help="read a saved raw model output instead")
     p.add_argument("--keep-identity", action="store_true", help="DICOM SR: keep patient identity")
     p.add_argument("--precision", default="auto", choices=["auto", "nf4", "int8", "bf16", "fp32"])

@@ -18,7 +18,7 @@ from dicom_io.study import Series
 from models.grounding import Box, box_to_model, native_text
 from models.inputs import InputOptions, ModelInputs, build_inputs, to_messages
 from models.mapping import ImageMapping
-from models.messages import Message, TextPart
+from models.messages import ImagePart, Message, Part, TextPart
 from models.registry import ModelSpec
 from models.technique import describe_technique
 from prompts import RenderedPrompt, Template, render, select_template
@@ -97,6 +97,22 @@ def _with_region(inputs: ModelInputs, region: Box) -> tuple[ModelInputs, ImageMa
     )
 
 
+def _renumbered(messages: list[Message]) -> list[Message]:
+    """Number the images of a whole conversation 0, 1, 2, ... in order."""
+    count = 0
+    out = []
+    for message in messages:
+        parts: list[Part] = []
+        for part in message.parts:
+            if isinstance(part, ImagePart):
+                parts.append(ImagePart(part.pixels, count))
+                count += 1
+            else:
+                parts.append(part)
+        out.append(Message(message.role, tuple(parts)))
+    return out
+
+
 def _history_messages(
     template: Template, base: dict[str, str], history: Sequence[Turn]
 ) -> list[Message]:
@@ -122,6 +138,7 @@ def prepare(
     fields: Mapping[str, str] | None = None,
     blank: bool = False,
     inputs: ModelInputs | None = None,
+    demonstrations: Sequence[tuple[ModelInputs, str]] = (),
 ) -> Prepared:
     """Images, prompt and chat messages for ``task`` on ``series`` (no model needed).
 
@@ -160,6 +177,14 @@ def prepare(
         messages.append(Message.text("user", prompt.user))
     else:
         messages = to_messages(inputs, prompt.user, system)
+    if demonstrations:
+        # Each example: its image(s) and the same instruction, answered by its report.
+        shown: list[Message] = []
+        for demo_inputs, demo_report in demonstrations:
+            shown.extend(m for m in to_messages(demo_inputs, prompt.user) if m.role == "user")
+            shown.append(Message.text("assistant", demo_report))
+        head = [m for m in messages if m.role == "system"]
+        messages = _renumbered([*head, *shown, *(m for m in messages if m.role != "system")])
     spacing = (series.spacing[1], series.spacing[2]) if series.spacing_known else None
     return Prepared(
         task=task,

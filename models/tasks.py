@@ -7,7 +7,7 @@ model cannot support is marked, never invented. The raw model text is kept in ev
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -15,6 +15,7 @@ from dicom_io.study import Series
 from models.answers import run
 from models.backends.base import Backend, CancelToken, GenerationSettings
 from models.conversation import Prepared, prepare
+from models.examples import Example, select_examples
 from models.grounding import Box, parse_boxes
 from models.inputs import InputOptions, ModelInputs, build_inputs, to_messages
 from models.registry import ModelSpec
@@ -151,13 +152,26 @@ def draft_report(
     settings: GenerationSettings | None = None,
     ground: bool = True,
     study_key: str = "",
+    examples: Sequence[Example] = (),
     on_delta: Callable[[str], None] | None = None,
     cancel: CancelToken | None = None,
 ) -> Report:
-    """Draft a structured report of ``series``; abnormal findings are then localized (boxes)."""
+    """Draft a structured report of ``series``; abnormal findings are then localized (boxes).
+
+    ``examples`` (see :mod:`models.examples`): the most similar cases, as many as fit a quarter
+    of the context (at most 2), are shown first with their reports as demonstrations.
+    """
     settings = settings or GenerationSettings()
+    budget = min((spec.context_length or 32_768) // 4, 8_192)
+    chosen = select_examples(examples, series, spec.family, budget) if examples else []
     prepared = prepare(
-        series, spec, "report", indication=indication, language=language, options=options
+        series,
+        spec,
+        "report",
+        indication=indication,
+        language=language,
+        options=options,
+        demonstrations=[(inputs, example.report) for example, inputs in chosen],
     )
     start = time.perf_counter()
     result = run(backend, prepared, settings, on_delta, cancel)
@@ -172,6 +186,9 @@ def draft_report(
         model_id=result.model_id,
         study_key=study_key,
     )
+    if examples:
+        names = ", ".join(example.name for example, _ in chosen) or "none similar enough"
+        report = replace(report, notes=(*report.notes, f"few-shot examples shown: {names}"))
     if ground and result.finish_reason != "cancelled":
         report = _ground(report, series, backend, spec, options, settings, cancel)
     return report
