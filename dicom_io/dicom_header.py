@@ -8,13 +8,14 @@ allocated.
 from __future__ import annotations
 
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.tag import Tag
 from pydicom.uid import (
     UID,
@@ -23,7 +24,12 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from dicom_io.errors import CorruptFileError, InputTooLargeError, MissingPixelDataError
+from dicom_io.errors import (
+    CorruptFileError,
+    InputTooLargeError,
+    MissingPixelDataError,
+    RadLensError,
+)
 from dicom_io.limits import Limits
 from dicom_io.raw_values import RawView
 from dicom_io.sources import SourceFile
@@ -358,11 +364,37 @@ def _check_sizes(
             )
 
 
+# What pydicom raises on damaged bytes, while reading or when converting a value lazily.
+_PARSE_ERRORS = (
+    InvalidDicomError,
+    BytesLengthException,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    OverflowError,
+    NotImplementedError,
+    zlib.error,
+)
+
+
 def read_header(source: SourceFile, limits: Limits) -> DicomHeader:
-    """See :func:`_read_header`; pydicom's warnings about odd values are silenced here."""
+    """See :func:`_read_header`; pydicom's warnings about odd values are silenced here, and its
+    errors on damaged bytes (raised on reading or on first access of a value) become
+    :class:`CorruptFileError`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _read_header(source, limits)
+        try:
+            return _read_header(source, limits)
+        except RadLensError:
+            raise
+        except _PARSE_ERRORS as err:
+            # The class only: pydicom's text can quote an element's bytes (patient data).
+            what = "damaged deflate stream" if isinstance(err, zlib.error) else type(err).__name__
+            raise CorruptFileError(
+                f"{source.name}: unreadable DICOM file ({what} while parsing)."
+            ) from err
 
 
 def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
