@@ -12,7 +12,9 @@ import io
 import logging
 import multiprocessing
 import os
+import struct
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
+from pydicom.errors import BytesLengthException
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.uid import UID, ExplicitVRBigEndian
@@ -43,6 +46,19 @@ logger = logging.getLogger(__name__)
 
 # Compressed series with at least this many files decode in worker processes.
 PROCESS_POOL_MIN_FILES = 24
+
+# What pydicom and its plugins raise, besides the errors above, on damaged data sets or
+# encapsulated pixel data (a re-read element that no longer parses, a short offset table, a
+# frame generator that runs dry).
+_DAMAGED_DATA_ERRORS = (
+    TypeError,
+    StopIteration,
+    EOFError,
+    OSError,
+    struct.error,
+    zlib.error,
+    BytesLengthException,
+)
 
 _RGB_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
 
@@ -205,6 +221,23 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
         reason = " ".join(str(err).split())[:240]
         raise CorruptFileError(
             f"{job.name}: cannot decode {UID(job.transfer_syntax).name} pixel data ({reason})."
+        ) from err
+    except _DAMAGED_DATA_ERRORS as err:
+        # The class only: pydicom's text for these can quote an element's bytes.
+        kind = type(err).__name__
+        kind = f"{type(err).__module__}.{kind}" if kind == "error" else kind  # struct, zlib
+        raise CorruptFileError(
+            f"{job.name}: cannot decode {UID(job.transfer_syntax).name} pixel data "
+            f"({kind} on damaged data)."
+        ) from err
+    except BaseException as err:
+        if type(err).__name__ != "PanicException":
+            raise
+        # A Rust decoder (pylibjpeg-rle) panicked on a damaged stream: pyo3 raises
+        # PanicException, a BaseException that cannot be imported by name.
+        raise CorruptFileError(
+            f"{job.name}: cannot decode {UID(job.transfer_syntax).name} pixel data (the decoder "
+            "failed on damaged data)."
         ) from err
     if job.frames == 1:
         arr = arr[np.newaxis]
