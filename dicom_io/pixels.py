@@ -212,6 +212,9 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
             ds = pydicom.dcmread(source, force=True)
             if "TransferSyntaxUID" not in ds.file_meta:
                 ds.file_meta.TransferSyntaxUID = UID(job.transfer_syntax)
+            # The declared frames only: by default pydicom also returns any extra frames that
+            # excess pixel data has room for, and the volume has no slot for them.
+            ds.pixel_array_options(allow_excess_frames=False)
             arr = ds.pixel_array
             if job.photometric == "PALETTE COLOR":
                 arr = _palette_to_rgb(apply_color_lut(arr, ds), job.bits_allocated)
@@ -303,6 +306,17 @@ def _store(
         out[k] = data.astype(np.float64) * slope + intercept
 
 
+def _check_decoded(header: DicomHeader, frames: npt.NDArray[Any], rgb: bool) -> None:
+    """Refuse a file whose decoded pixels do not have the shape its header declared (a
+    photometric interpretation that contradicts the samples, a re-read that sees other sizes)."""
+    expected = (header.frames, header.rows, header.columns, *((3,) if rgb else ()))
+    if frames.shape != expected:
+        raise CorruptFileError(
+            f"{header.source.name}: decoded pixel data has shape {frames.shape}, but the header "
+            f"declares {expected} (frames, rows, columns[, samples])."
+        )
+
+
 def _decode_into(
     stack: Stack, dtype: np.dtype[Any], progress: Callable[[int, int], None] | None
 ) -> npt.NDArray[Any]:
@@ -322,6 +336,7 @@ def _decode_into(
         )
 
     def place(name: str, frames: npt.NDArray[Any]) -> None:
+        _check_decoded(headers[name], frames, rgb)
         for k, frame, slope, intercept in by_file[name]:
             if rgb or headers[name].has_modality_lut_sequence:
                 out[k] = frames[frame]
