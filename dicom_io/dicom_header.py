@@ -447,6 +447,11 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
     except (TypeError, ValueError) as err:
         raise CorruptFileError(f"{source.name}: invalid image attribute ({err}).") from err
     _check_sizes(source, ds, args, limits)
+    if not 1 <= bits_stored <= args["bits_allocated"]:
+        raise CorruptFileError(
+            f"{source.name}: implausible Bits Stored {bits_stored} for Bits Allocated "
+            f"{args['bits_allocated']}."
+        )
     raw_pixels = ds._dict.get(PIXEL_DATA)
     offset = getattr(raw_pixels, "value_tell", None) if source.path is not None else None
     frame_infos = _frame_infos(ds, args["frames"])
