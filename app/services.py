@@ -1,28 +1,78 @@
-"""What the UI handlers share: settings and the read-only demo study.
+"""What the UI handlers share: settings, the read-only demo study and the loaded model.
 
-Per-user data (the study a user opened) lives in ``gr.State``, never here.
+Per-user data (the study a user opened, the conversation, the report) lives in ``gr.State``,
+never here. The model is the one thing every session shares: :class:`Services` opens it on
+first use (the :meth:`Services.backend` lock makes a second session wait for that load instead
+of loading it twice) and keeps one model in memory; asking for another model or precision
+replaces it. Backends serialise generation themselves, and the UI runs GPU events one at a
+time, so sharing it read-only is safe.
+
+:func:`stream_task` runs a blocking core call that reports text through ``on_delta`` (``ask``,
+``draft_report``) in a worker thread, so a generator handler can yield the text as it comes.
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import tempfile
 import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dicom_io.limits import Limits
 from dicom_io.loader import load_study
-from dicom_io.study import Study
+from dicom_io.study import Series, Study
+from models.backends.base import Backend, CancelToken
+from models.errors import ModelNotFoundError
+from models.hub import is_downloaded
+from models.loading import Precision, resolve_model_folder
+from models.registry import ModelSpec, default_spec, get_spec, list_specs
 
-__all__ = ["Services"]
+__all__ = ["BackendFactory", "Services", "stream_task"]
+
+T = TypeVar("T")
+BackendFactory = Callable[[ModelSpec, str, str | None], Backend]
+STATUS_PRECISION = Precision.NF4  # memory estimates in the model list
+
+
+def _open_backend(spec: ModelSpec, precision: str, device: str | None) -> Backend:
+    from models.engine import open_backend
+
+    return open_backend(spec, precision, device)
 
 
 @dataclass
 class Services:
+    """Settings and shared, read-only resources of one running app.
+
+    Attributes:
+        initial_study: the study every session opens with (None: an empty viewer).
+        model_id: the model the settings start on (None: the registry default).
+        precision: ``auto``, ``nf4``, ``int8``, ``bf16`` or ``fp32`` to start with.
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (None: the GPU when there is one).
+        hub_cache: the Hugging Face cache to look models up in (None: the standard one).
+        open_backend: how a backend is opened (tests may script one; default: the engine).
+    """
+
     initial_study: Path | None = None
     model_id: str | None = None
+    precision: str = "auto"
+    device: str | None = None
+    hub_cache: Path | None = None
     limits: Limits = field(default_factory=Limits.from_env)
+    open_backend: BackendFactory = _open_backend
     _initial: Study | None = field(default=None, repr=False)
+    _configured: ModelSpec | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
+    _backend_key: tuple[str, str, str | None] | None = field(default=None, repr=False)
+    _load_note: str = field(default="", repr=False)
+
+    # ----------------------------------------------------------------------------- studies
 
     def initial(self) -> Study | None:
         """The study every session opens with (loaded once, shared read-only)."""
@@ -36,3 +86,148 @@ class Services:
     def open(self, paths: list[Path]) -> Study:
         """Read an upload (files, a folder's files or a zip) into a new study."""
         return load_study(paths, self.limits)
+
+    # ----------------------------------------------------------------------------- models
+
+    def spec(self, model_id: str | None = None) -> ModelSpec:
+        """The spec of ``model_id`` (default: the configured model, else the registry's).
+
+        The configured model is also found by its spec id (a folder's name), the value the
+        settings' model list holds for it.
+        """
+        if self.model_id is None:
+            return get_spec(model_id) if model_id else default_spec()
+        with self._lock:
+            if self._configured is None:
+                self._configured = get_spec(self.model_id)
+            configured = self._configured
+        if model_id in (None, "", configured.id, self.model_id):
+            return configured
+        return get_spec(model_id)
+
+    def specs(self) -> list[ModelSpec]:
+        """The models the settings offer: the configured one first when it is a folder."""
+        listed = list(list_specs())
+        configured = self.spec()
+        if all(spec.id != configured.id for spec in listed):
+            listed.insert(0, configured)
+        return listed
+
+    def missing(self, spec: ModelSpec) -> str:
+        """How to get ``spec``'s weights when they are not here (one line), else ``""``."""
+        if spec.is_remote:
+            return ""
+        if spec.local_folder is not None:
+            try:
+                resolve_model_folder(spec.local_folder, model_id=spec.id)
+            except ModelNotFoundError as err:
+                return str(err)
+            return ""
+        if is_downloaded(spec, self.hub_cache):
+            return ""
+        gated = f" {spec.gated_note}" if spec.gated else ""
+        return (
+            f"Model {spec.id!r} is not downloaded: run `radlens models pull {spec.id}` "
+            f"to get it.{gated}"
+        )
+
+    def is_loaded(self, spec: ModelSpec, precision: str) -> bool:
+        return self._backend is not None and self._backend_key == self._key(spec, precision)
+
+    def load_note(self) -> str:
+        """How the model in memory was loaded (empty before the first load)."""
+        return self._load_note
+
+    def _key(self, spec: ModelSpec, precision: str) -> tuple[str, str, str | None]:
+        return (spec.source, Precision.parse(precision).value, self.device)
+
+    def backend(self, spec: ModelSpec, precision: str) -> Backend:
+        """The model for ``spec`` at ``precision``, opened on first use (one load at a time).
+
+        Raises:
+            ModelNotFoundError: the weights are not here; the message says how to get them.
+        """
+        key = self._key(spec, precision)
+        with self._model_lock:
+            if self._backend is not None and self._backend_key == key:
+                return self._backend
+            gone = self.missing(spec)
+            if gone:
+                raise ModelNotFoundError(gone)
+            # Drop the model in memory before loading the next one: one model at a time.
+            self._backend = self._backend_key = None
+            self._load_note = ""
+            backend = self.open_backend(spec, precision, self.device)
+            self._backend, self._backend_key = backend, key
+            self._load_note = _describe_loaded(spec, backend)
+            return backend
+
+    # ----------------------------------------------------------------------------- exports
+
+    def export(self, report: Any, suffix: str, series: Series | None) -> Path:
+        """Write ``report`` as ``suffix`` (``.md``, ``.pdf``, ...) into a fresh private folder.
+
+        The folder is inside Gradio's temporary folder (``GRADIO_TEMP_DIR``), which the server
+        keeps private and removes at exit.
+        """
+        from models.exports import export_report
+
+        base = os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
+        Path(base).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="export-", dir=base))
+        return export_report(report, folder / f"radlens-report{suffix}", series=series)
+
+
+def _describe_loaded(spec: ModelSpec, backend: Backend) -> str:
+    loaded = getattr(backend, "loaded", None)
+    if loaded is None:
+        return f"{spec.name}: ready ({backend.model_id})."
+    return (
+        f"{spec.name}: loaded as {loaded.precision.value} on {loaded.device} "
+        f"in {loaded.load_seconds:.1f} s."
+    )
+
+
+_DONE = object()
+
+
+def stream_task(
+    task: Callable[[Callable[[str], None]], T], cancel: CancelToken
+) -> Generator[str, None, T]:
+    """Run ``task(on_delta)`` in a worker thread; yield its text deltas, return its value.
+
+    Deltas that arrived together are yielded as one string. The task's exception is raised
+    here. Closing the generator early (the page went away) cancels ``cancel`` so the model
+    stops at its next token.
+    """
+    deltas: queue.Queue[object] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = task(deltas.put)
+        except BaseException as err:  # re-raised in the consumer's thread
+            outcome["error"] = err
+        finally:
+            deltas.put(_DONE)
+
+    worker = threading.Thread(target=work, name="radlens-generate", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while not finished:
+            pieces = [deltas.get()]
+            while not deltas.empty():
+                pieces.append(deltas.get_nowait())
+            finished = pieces[-1] is _DONE
+            text = "".join(p for p in pieces if isinstance(p, str))
+            if text:
+                yield text
+    finally:
+        if not finished:
+            cancel.cancel()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    value: T = outcome["value"]
+    return value

@@ -82,19 +82,19 @@ def gradio_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def start_server(gradio_temp_dir: Path) -> Iterator[Callable[..., RadLensServer]]:
-    """``start_server(**launch_overrides)``: a RadLens server with the demo study, closed at
-    the end of the session. Overrides replace keys of ``launch_options()`` (``auth``,
-    ``max_file_size``, ...)."""
+    """``start_server(services=None, **launch_overrides)``: a RadLens server, closed at the end
+    of the session; by default ``Services(initial_study=DEMO_STUDY)``. Overrides replace keys of
+    ``launch_options()`` (``auth``, ``max_file_size``, ...)."""
     from app.server import DEMO_STUDY, launch
     from app.services import Services
     from app.ui import build_ui
 
     started: list[Any] = []
 
-    def start(**overrides: Any) -> RadLensServer:
+    def start(services: Services | None = None, **overrides: Any) -> RadLensServer:
         error: OSError | None = None
         for _ in range(5):  # another process may take the free port before Gradio binds it
-            blocks = build_ui(Services(initial_study=DEMO_STUDY))
+            blocks = build_ui(services or Services(initial_study=DEMO_STUDY))
             port = _free_port()
             try:
                 launch(blocks, "127.0.0.1", port, prevent_thread_lock=True, **overrides)
@@ -192,3 +192,86 @@ def screenshot(
         )
 
     return take
+
+
+# --- models for the assistant panes ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight Gemma3 checkpoint (built once per session, shared with
+    tests/models)."""
+    from tests.models.tiny import tiny_checkpoint
+
+    return tiny_checkpoint("gemma3", tmp_path_factory)
+
+
+class ScriptedBackend:
+    """A backend that writes prepared model text: for UI wiring tests only.
+
+    ``reply(prompt_text)`` picks the text from the last user message; it is streamed a few
+    characters at a time, ``delay`` seconds apart, and stops at the next piece when cancelled
+    (``finish_reason="cancelled"``), as the real backends do. ``calls`` records the prompts.
+    """
+
+    def __init__(self, reply: Callable[[str], str], delay: float = 0.0, chunk: int = 12) -> None:
+        self._reply = reply
+        self._delay = delay
+        self._chunk = chunk
+        self.calls: list[str] = []
+
+    @property
+    def model_id(self) -> str:
+        return "scripted"
+
+    def generate(self, request: Any, cancel: Any = None) -> Any:
+        from models.backends.base import drain
+
+        return drain(self.stream(request, cancel))[1]
+
+    def stream(self, request: Any, cancel: Any = None) -> Iterator[str]:
+        import time
+
+        from models.backends.base import Result
+        from models.messages import TextPart
+
+        user = [m for m in request.messages if m.role == "user"][-1]
+        prompt = "\n".join(p.text for p in user.parts if isinstance(p, TextPart))
+        self.calls.append(prompt)
+        text = self._reply(prompt)
+        start = time.perf_counter()
+        written = ""
+        for k in range(0, len(text), self._chunk):
+            if cancel is None:
+                time.sleep(self._delay)
+            elif cancel.wait(self._delay):
+                return Result(
+                    written, "scripted", 10, 1, time.perf_counter() - start, 0.0, "cancelled"
+                )
+            piece = text[k : k + self._chunk]
+            written += piece
+            yield piece
+        return Result(
+            written, "scripted", 10, len(written), time.perf_counter() - start, 0.0, "stop"
+        )
+
+
+def scripted(
+    reply: Callable[[str], str], delay: float = 0.0, model_id: str = "medgemma-1.5-4b"
+) -> tuple[Any, ScriptedBackend]:
+    """Services whose model is a :class:`ScriptedBackend` standing in for ``model_id`` (a
+    registry model, as if downloaded): for UI wiring tests."""
+    from app.server import DEMO_STUDY
+    from app.services import Services
+
+    class ScriptedServices(Services):
+        def missing(self, spec: Any) -> str:
+            return ""
+
+    backend = ScriptedBackend(reply, delay=delay)
+    services = ScriptedServices(
+        initial_study=DEMO_STUDY,
+        model_id=model_id,
+        open_backend=lambda spec, precision, device: backend,
+    )
+    return services, backend

@@ -1,0 +1,156 @@
+"""Chat pane: questions about the series shown, answers streamed, boxes put on the viewer.
+
+:func:`ask` is a generator handler. It yields the conversation as the text arrives; its last
+yield has the answer with its box markup taken out, the boxes listed (and handed to the viewer
+through the user's :class:`~app.handlers_viewer.Marks`, the slider jumping to the first one),
+and the turn added to the history the model sees next time. The conversation's
+:class:`~models.backends.CancelToken` is yielded first, so the Stop button can cancel it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import gradio as gr
+
+from app.handlers_model import current_slice, run_model
+from app.handlers_settings import UserSettings
+from app.handlers_viewer import Marks, jump_slice, pick_series
+from app.services import Services
+from dicom_io.errors import RadLensError
+from dicom_io.study import Study
+from models.answers import Answer
+from models.answers import ask as ask_model
+from models.backends.base import Backend, CancelToken
+from models.conversation import Turn
+from models.grounding import Box
+
+__all__ = ["answer_markdown", "ask", "clear_chat", "stop"]
+
+Messages = list[dict[str, Any]]
+# ask() yields: (question box, chat, turns, cancel token, marks, model status, slider)
+AskUpdate = tuple[Any, Messages, tuple[Turn, ...], CancelToken | None, Any, str, Any]
+
+
+def _box_line(box: Box) -> str:
+    return (
+        f"- **{box.label or 'box'}**: slice {box.slice}, "
+        f"x {box.x0:.0f}-{box.x1:.0f}, y {box.y0:.0f}-{box.y1:.0f} px"
+    )
+
+
+def answer_markdown(answer: Answer, cancelled: bool = False) -> str:
+    """The answer as the chat shows it: text, boxes, what was dropped, stopped."""
+    parts = [answer.text]
+    if answer.boxes:
+        parts.append("\n".join(_box_line(b) for b in answer.boxes))
+    if answer.dropped:
+        parts.append("\n".join(f"*dropped: {line}*" for line in answer.dropped))
+    if cancelled:
+        parts.append("*(stopped)*")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _user_text(question: str, region: Box | None) -> str:
+    if region is None:
+        return question
+    return (
+        f"{question}\n\n*(about the region on slice {region.slice}: x {region.x0:.0f}-"
+        f"{region.x1:.0f}, y {region.y0:.0f}-{region.y1:.0f} px)*"
+    )
+
+
+def ask(
+    services: Services,
+    question: str,
+    messages: Messages | None,
+    turns: Sequence[Turn] | None,
+    marks: Marks | None,
+    study: Study | None,
+    index: int | None,
+    plane: str,
+    slice_index: int,
+    *settings_values: Any,
+) -> Generator[AskUpdate, None, None]:
+    """Ask ``question`` about the series shown; see the module docstring for the yields.
+
+    Without a study of its own (the page has not loaded one) it asks about the initial study.
+    """
+    question = (question or "").strip()
+    series = pick_series(study if study is not None else services.initial(), index)
+    if not question:
+        raise gr.Error("Type a question first.")
+    if series is None:
+        raise gr.Error("Open a study first.")
+    history = tuple(turns or ())
+    settings = UserSettings.from_widgets(*settings_values)
+    marks = (marks or Marks()).for_series(series.index)
+    region = marks.region
+    try:
+        spec = services.spec(settings.model_id)
+        options = settings.options(series, current_slice(series, plane, slice_index), region)
+        generation = settings.generation()
+    except (RadLensError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    cancel = CancelToken()
+    before = list(messages or [])
+    chat = [*before, {"role": "user", "content": _user_text(question, region)}]
+    skip = gr.skip()
+
+    def task(backend: Backend, on_delta: Callable[[str], None]) -> Answer:
+        return ask_model(
+            series,
+            question,
+            backend,
+            spec,
+            history=history,
+            region=region,
+            options=options,
+            settings=generation,
+            language=settings.language,
+            on_delta=on_delta,
+            cancel=cancel,
+        )
+
+    events = run_model(services, spec, settings.precision, cancel, task)
+    status, text = "", ""
+    while True:
+        try:
+            kind, value = next(events)
+        except StopIteration as done:
+            answer: Answer = done.value
+            break
+        if kind == "failed":  # give the question back; a gr.Error follows
+            yield question, before, history, None, marks, value, skip
+        elif kind == "status":
+            status = value
+            yield "", chat, history, cancel, marks, status, skip
+        else:
+            text += value
+            streamed = [*chat, {"role": "assistant", "content": text}]
+            yield skip, streamed, history, cancel, marks, status, skip
+
+    cancelled = answer.finish_reason == "cancelled"
+    chat = [*chat, {"role": "assistant", "content": answer_markdown(answer, cancelled)}]
+    if not cancelled:
+        history = (*history, Turn(question, answer.raw or answer.text))
+    slider: Any = skip
+    if answer.boxes:
+        marks = replace(marks, boxes=answer.boxes, highlight=None)
+        slider = gr.update(value=jump_slice(series, plane, answer.boxes[0]))
+    yield skip, chat, history, None, marks, status, slider
+
+
+def stop(cancel: CancelToken | None) -> None:
+    """Stop the running generation of this session (if any) at its next token."""
+    if cancel is not None:
+        cancel.cancel()
+
+
+def clear_chat(marks: Marks | None) -> tuple[Messages, tuple[Turn, ...], Marks | None]:
+    """A new conversation: no messages, no history, no answer boxes (the region stays)."""
+    if marks is not None:
+        marks = replace(marks, boxes=(), highlight=None)
+    return [], (), marks

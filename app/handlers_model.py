@@ -1,0 +1,87 @@
+"""Running the model for the Chat and Report panes: load it, stream a task, report errors.
+
+:func:`run_model` is the generator both panes' handlers drive. It yields events:
+
+- ``("status", line)``: the model status line (loading, then how it was loaded);
+- ``("failed", line)``: the model could not be opened (weights missing: the line says how to
+  get them); a :class:`gr.Error` with the same message follows;
+- ``("text", delta)``: text the model wrote since the last event;
+
+and returns the task's value. Core errors become :class:`gr.Error` with their one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Literal, TypeVar
+
+import gradio as gr
+
+from app.services import Services, stream_task
+from dicom_io.display import plane_axes
+from dicom_io.errors import RadLensError
+from dicom_io.study import Series
+from models.backends.base import Backend, CancelToken
+from models.errors import ModelNotFoundError
+from models.registry import ModelSpec
+
+__all__ = ["Event", "current_slice", "load_backend", "run_model"]
+
+T = TypeVar("T")
+Event = tuple[Literal["status", "failed", "text"], str]
+Task = Callable[[Backend, Callable[[str], None]], T]
+
+
+def current_slice(series: Series, plane: str, slice_index: int) -> int | None:
+    """The acquired slice the viewer shows, or None in a reformatted plane."""
+    return int(slice_index) if plane_axes(series.volume, plane).normal == 0 else None
+
+
+def load_backend(
+    services: Services, spec: ModelSpec, precision: str
+) -> Generator[str, None, Backend]:
+    """The model, opened if needed; yields status lines (loading, then loaded).
+
+    Raises:
+        ModelNotFoundError: the weights are not here (the message says how to get them).
+    """
+    gone = services.missing(spec)
+    if gone:
+        raise ModelNotFoundError(gone)
+    if not services.is_loaded(spec, precision):
+        yield f"Loading {spec.name} ({precision}); the first request waits for it..."
+    backend = services.backend(spec, precision)
+    yield services.load_note()
+    return backend
+
+
+def run_model(
+    services: Services,
+    spec: ModelSpec,
+    precision: str,
+    cancel: CancelToken,
+    task: Task[T],
+) -> Generator[Event, None, T]:
+    """Open the model and run ``task(backend, on_delta)``; see the module docstring."""
+    loading = load_backend(services, spec, precision)
+    try:
+        while True:
+            yield "status", next(loading)
+    except StopIteration as done:
+        backend: Backend = done.value
+    except RadLensError as err:
+        yield "failed", f"⚠ {err}"
+        raise gr.Error(str(err)) from err
+
+    def call(on_delta: Callable[[str], None]) -> T:
+        return task(backend, on_delta)
+
+    stream = stream_task(call, cancel)
+    try:
+        while True:
+            yield "text", next(stream)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+    except (RadLensError, ValueError) as err:
+        raise gr.Error(str(err)) from err

@@ -1,0 +1,415 @@
+"""The UI handlers called directly, as Gradio calls them.
+
+Plumbing runs a tiny random-weight Gemma3 checkpoint through the production path (Services opens
+it by folder path at fp32 on the CPU): its text is random, but it streams, is cancelled and is
+recorded like a real model's. Where a test needs a particular answer (boxes on a slice, a
+report with findings), realistic MedGemma text goes through the real parsers, either with
+``answer_from_text`` or, for the handler wiring, a scripted backend.
+
+The synthetic CT used for boxes has 20 slices of 64 rows x 32 columns, spacing 2.0 x 0.5 x
+1.0 mm: the viewer stretches each slice to 64 x 64 (columns x2) and MedGemma sees it padded to a
+square with 16 black columns on each side. Expected pixels are worked out in the comments.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from app import handlers_chat as chat
+from app import handlers_report as report
+from app import handlers_settings as settings
+from app import handlers_viewer as viewer
+from app.server import DEMO_STUDY
+from app.services import Services, stream_task
+from dicom_io.loader import load_study
+from dicom_io.overlay import BOX_COLOUR, HIGHLIGHT_COLOUR, REGION_COLOUR
+from dicom_io.study import Study
+from models.answers import answer_from_text
+from models.backends.base import CancelToken
+from models.conversation import Turn, prepare
+from models.grounding import Box
+from models.inputs import InputMode, InputOptions
+from models.registry import get_spec
+from tests.app.conftest import ScriptedBackend, scripted
+from tests.synthetic import write_ct_series
+
+CT_REPORT = """Technique:
+CT of the chest.
+
+Findings:
+Lungs and airways: A 12 mm nodule in the right upper lobe.
+Pleura: Unremarkable.
+Heart and great vessels: Unremarkable.
+Mediastinum and hila: Unremarkable.
+Chest wall and bones: Unremarkable.
+Upper abdomen: Unremarkable.
+
+Impression:
+1. Right upper lobe nodule.
+"""
+# On slice 10, box_2d [y0, x0, y1, x1] / 1000 of the 64-pixel padded square:
+# y 32..48; x 24..40 minus the 16 padding columns = 8..24 source columns.
+NODULE_BOX = """The nodule lies in the right upper lobe.
+Final Answer:
+```json
+[{"box_2d": [500, 375, 750, 625], "label": "nodule", "slice": 10}]
+```"""
+
+
+def scripted_reply(prompt: str) -> str:
+    if "Under Findings" in prompt:
+        return CT_REPORT
+    return NODULE_BOX
+
+
+def widgets(model_id: str, **changes: Any) -> tuple[Any, ...]:
+    """Settings widget values, in handlers_settings.WIDGET_ORDER."""
+    values = {
+        "model": model_id,
+        "precision": "fp32",
+        "mode": "auto",
+        "max_slices": 85,
+        "first_slice": None,
+        "last_slice": None,
+        "max_new_tokens": 8,
+        "temperature": 0.0,
+        "language": "English",
+        **changes,
+    }
+    return tuple(values[name] for name in settings.WIDGET_ORDER)
+
+
+def drive(generator: Iterator[Any]) -> list[Any]:
+    return list(generator)
+
+
+def asking(services: Services, question: str, study: Study | None, **kw: Any) -> Iterator[Any]:
+    """chat.ask as the UI calls it: ``messages``, ``history``, ``marks``, ``plane``, ``k`` (the
+    slider) and settings ``changes`` as keywords."""
+    messages = kw.pop("messages", [])
+    history = kw.pop("history", ())
+    marks = kw.pop("marks", None)
+    plane, k = kw.pop("plane", "acquired"), kw.pop("k", 0)
+    model = kw.pop("model", None) or services.spec().id
+    where = (study, 0, plane, k)
+    return chat.ask(services, question, messages, history, marks, *where, *widgets(model, **kw))
+
+
+def drafting(services: Services, study: Study, indication: str = "", **kw: Any) -> Iterator[Any]:
+    """report.draft as the UI calls it, on the acquired plane's slice 0."""
+    model = kw.pop("model", None) or services.spec().id
+    return report.draft(services, indication, study, 0, "acquired", 0, *widgets(model, **kw))
+
+
+@pytest.fixture(scope="module")
+def demo() -> Study:
+    return load_study(DEMO_STUDY)
+
+
+@pytest.fixture(scope="module")
+def ct(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    folder = tmp_path_factory.mktemp("handlers") / "ct"
+    write_ct_series(folder, slices=20, rows=64, columns=32, spacing=(2.0, 0.5, 1.0))
+    return load_study(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_gemma3: Path) -> Services:
+    """Services on the tiny checkpoint; the model is loaded once for the module."""
+    return Services(initial_study=DEMO_STUDY, model_id=str(tiny_gemma3), device="cpu")
+
+
+def scripted_services(delay: float = 0.0) -> tuple[Services, ScriptedBackend]:
+    return scripted(scripted_reply, delay=delay)
+
+
+# --- chat with the tiny model -------------------------------------------------------------------
+
+
+def test_ask_streams_the_tiny_model_and_keeps_the_conversation(tiny: Services, demo: Study):
+    spec = tiny.spec()
+    updates = drive(asking(tiny, "Describe the image.", demo))
+    first, loaded, *streamed, last = updates
+    # First: the question box is cleared, the question shown, the cancel token handed out.
+    question_box, messages, history, cancel, _marks, status, _slider = first
+    assert question_box == ""
+    assert messages == [{"role": "user", "content": "Describe the image."}]
+    assert isinstance(cancel, CancelToken)
+    assert status == f"Loading {spec.name} (fp32); the first request waits for it..."
+    assert loaded[5].startswith(f"{spec.name}: loaded as fp32 on cpu in ")
+    # Then the text grows, one yield per delta, with the token still there for Stop.
+    texts = [update[1][-1]["content"] for update in streamed]
+    assert texts, "no text was streamed"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(texts))
+    assert all(update[3] is cancel for update in streamed)
+    # Last: the turn is recorded with what the model wrote; Stop has nothing left to stop.
+    _, messages, history, cancel, _marks, _status, slider = last
+    assert history == (Turn("Describe the image.", texts[-1]),)
+    assert cancel is None
+    assert messages[0] == {"role": "user", "content": "Describe the image."}
+    assert messages[-1]["role"] == "assistant"
+    assert slider == gr.skip()
+
+    follow_up = drive(asking(tiny, "And the heart?", demo, messages=messages, history=history))
+    final_history = follow_up[-1][2]
+    assert [turn.question for turn in final_history] == ["Describe the image.", "And the heart?"]
+    assert len(follow_up[-1][1]) == 4  # two questions, two answers
+    assert not any(u[5].startswith("Loading") for u in follow_up)  # the model stays loaded
+
+
+def test_stop_cancels_the_tiny_model(tiny: Services, demo: Study):
+    updates = asking(tiny, "Describe the image.", demo, max_new_tokens=2048)
+    cancel = None
+    for update in updates:
+        if update[1][-1]["role"] == "assistant":  # the first text: press Stop
+            cancel = update[3]
+            chat.stop(cancel)
+            break
+    rest = list(updates)
+    assert cancel is not None
+    assert cancel.cancelled
+    messages, history = rest[-1][1], rest[-1][2]
+    assert messages[-1]["content"].endswith("*(stopped)*")
+    assert history == ()  # a stopped answer is not part of the conversation
+
+
+def test_empty_question_and_no_study_are_refused(tiny: Services):
+    with pytest.raises(gr.Error, match="Type a question first"):
+        next(asking(tiny, "  ", None))
+    lonely = Services(model_id=tiny.model_id)
+    with pytest.raises(gr.Error, match="Open a study first"):
+        next(asking(lonely, "Heart?", None))
+
+
+# --- boxes on the viewer ------------------------------------------------------------------------
+
+
+def test_medgemma_boxes_land_on_their_slice_pixels(ct: Study):
+    series = ct.default_series
+    spec = get_spec("medgemma-1.5-4b")
+    prepared = prepare(series, spec, "ask", question="Show me the nodule.")
+    answer = answer_from_text(prepared, NODULE_BOX)
+    (box,) = answer.boxes
+    assert (box.label, box.slice, box.x0, box.y0, box.x1, box.y1) == ("nodule", 10, 8, 32, 24, 48)
+    assert "- **nodule**: slice 10, x 8-24, y 32-48 px" in chat.answer_markdown(answer)
+    assert "box_2d" not in chat.answer_markdown(answer)
+
+    marks = viewer.Marks(series_index=series.index, boxes=answer.boxes)
+    k = viewer.jump_slice(series, "acquired", box)
+    assert k == 10
+    image, where = viewer.render_view(ct, 0, "acquired", k, "lung", None, None, False, marks)
+    assert where.startswith("Slice 11 / 20")
+    # Columns 8..24 stretched x2 -> display 16..48; rows 32..48 stay.
+    outline = np.all(image == BOX_COLOUR, axis=2)
+    assert outline[32, 16:48].all()
+    assert outline[47, 16:48].all()
+    assert outline[32:48, 16].all()
+    assert outline[32:48, 47].all()
+    assert outline.sum() == 2 * 32 + 2 * 14
+    plain, _ = viewer.render_view(ct, 0, "acquired", 9, "lung", None, None, False, marks)
+    assert not np.all(plain == BOX_COLOUR, axis=2).any()  # slice 9: no box
+
+    # Coronal: the slice through the box centre (row 40) shows it as a band one slice tall:
+    # slice 10 of 20, flipped (head up), 2 display rows per slice -> rows 18..19; columns 8..24.
+    k = viewer.jump_slice(series, "coronal", box)
+    assert k == 40
+    image, _ = viewer.render_view(ct, 0, "coronal", k, "lung", None, None, False, marks)
+    assert image.shape[:2] == (40, 32)
+    band = np.argwhere(np.all(image == BOX_COLOUR, axis=2))
+    assert (band[:, 0].min(), band[:, 0].max(), band[:, 1].min(), band[:, 1].max()) == (
+        18,
+        19,
+        8,
+        23,
+    )
+
+
+def test_show_me_answer_puts_boxes_on_the_viewer_and_jumps(ct: Study):
+    services, backend = scripted_services()
+    *_, last = drive(asking(services, "Show me the nodule.", ct, k=3, max_slices=5))
+    _, messages, _history, _cancel, marks, _status, slider = last
+    assert "SLICE 10" not in messages[-1]["content"]
+    assert "slice 10, x 8-24, y 32-48 px" in messages[-1]["content"]
+    assert slider == gr.update(value=10)
+    assert [(b.slice, b.x0, b.y0, b.x1, b.y1) for b in marks.boxes] == [(10, 8, 32, 24, 48)]
+    # Five uniform samples of 20 slices were sent, labelled with their source slice.
+    assert "Show me the nodule." in backend.calls[-1]
+
+
+def test_a_marked_region_is_asked_about(ct: Study):
+    series = ct.default_series
+    marks = viewer.Marks(series_index=series.index)
+    # Clicks on the 64 x 64 display of slice 5: (16, 20) and (40, 36) -> source x /2.
+    marks, text = viewer.on_viewer_click(ct, 0, "acquired", 5, marks, True, (16.0, 20.0, 64, 64))
+    assert marks.corner == (5, 8.0, 20.0)
+    assert text.startswith("First corner (8, 20)")
+    marks, text = viewer.on_viewer_click(ct, 0, "acquired", 5, marks, True, (40.0, 36.0, 64, 64))
+    region = marks.region
+    assert (region.slice, region.x0, region.y0, region.x1, region.y1) == (5, 8, 20, 20, 36)
+    assert text == "Region on slice 5: x 8-20, y 20-36 px. The next question is about it."
+    image, _ = viewer.render_view(ct, 0, "acquired", 5, "lung", None, None, False, marks)
+    assert np.all(image[20, 16:40] == REGION_COLOUR, axis=1).all()
+
+    options = settings.UserSettings("medgemma-1.5-4b").options(series, 12, region)
+    assert options == InputOptions(mode=InputMode.SLAB, current_slice=5)
+    services, backend = scripted_services()
+    *_, last = drive(asking(services, "What is this?", ct, marks=marks, k=5))
+    assert "about the region on slice 5: x 8-20, y 20-36 px" in last[1][0]["content"]
+    # The prompt names the region in MedGemma's box format on the padded square:
+    # y 20/64, x (8+16)/64 .. y 36/64, x (20+16)/64, in thousandths.
+    assert '"box_2d": [312, 375, 562, 562]' in backend.calls[-1]
+    assert last[4].region == region  # the region stays for follow-up questions
+
+
+def test_clicks_in_a_reformat_or_outside_region_mode_do_nothing(ct: Study):
+    marks = viewer.Marks(series_index=0)
+    kept, text = viewer.on_viewer_click(ct, 0, "coronal", 30, marks, True, (5.0, 5.0, 32, 40))
+    assert kept.corner is None
+    assert "acquired plane" in text
+    same, skipped = viewer.on_viewer_click(ct, 0, "acquired", 5, marks, False, (5.0, 5.0, 64, 64))
+    assert same is marks
+    assert skipped == gr.skip()
+    region = Box("region", 1, 1.0, 1.0, 4.0, 4.0)
+    cleared, text = viewer.clear_region(viewer.Marks(0, region=region, corner=(1, 2.0, 3.0)))
+    assert (cleared.region, cleared.corner, text) == (None, None, "")
+
+
+# --- the report pane ----------------------------------------------------------------------------
+
+
+needs_tasks = pytest.mark.skipif(
+    report.draft_function() is None, reason="models/tasks.py is not in this build"
+)
+
+
+@needs_tasks
+def test_draft_streams_the_tiny_model_into_the_report_box(tiny: Services, demo: Study):
+    updates = drive(drafting(tiny, demo, "cough"))
+    texts = [u[0] for u in updates[:-1] if isinstance(u[0], str) and u[0]]
+    assert all(b.startswith(a) for a, b in itertools.pairwise(texts))
+    text, findings, flags, drafted, cancel, _marks, _status, raw = updates[-1]
+    assert cancel is None
+    assert drafted.indication == "cough"
+    assert drafted.raw == raw
+    assert texts
+    assert raw == texts[-1]
+    assert text.startswith("Draft report: frontal chest radiograph\n\nTechnique: Computed")
+    assert "Indication: cough" in text
+    assert len(findings["choices"]) == len(drafted.all_findings)
+    assert flags.startswith("**Reliability**: ")
+
+
+@needs_tasks
+def test_report_findings_jump_to_their_box(ct: Study, tmp_path: Path):
+    services, backend = scripted_services()
+    *_, last = drive(drafting(services, ct, max_slices=20))
+    text, findings, flags, drafted, _cancel, marks, _status, _raw = last
+    assert "Lungs and airways: A 12 mm nodule in the right upper lobe." in text
+    assert "Impression:\n1. Right upper lobe nodule." in text
+    labels = [label for label, _ in findings["choices"]]
+    assert labels[0] == (
+        "Lungs and airways: A 12 mm nodule in the right upper lobe.  [box on slice 10]"
+    )
+    assert labels[-1] == "Impression: Right upper lobe nodule."
+    assert "localization: 1 extra model call(s)" in flags
+    assert len(backend.calls) == 2  # the report, then one grounding call for the nodule
+    assert [(b.slice, b.x0, b.y0, b.x1, b.y1) for b in marks.boxes] == [(10, 8, 32, 24, 48)]
+
+    chosen, slider, note = report.on_finding(drafted, 0, marks, ct, 0, "acquired")
+    assert (chosen.highlight, slider, note) == (0, gr.update(value=10), "")
+    image, _ = viewer.render_view(ct, 0, "acquired", 10, "lung", None, None, False, chosen)
+    cyan = np.all(image == HIGHLIGHT_COLOUR, axis=2)
+    assert cyan[32:34, 16:48].all()  # highlighted: two pixels thick
+    normal, slider, note = report.on_finding(drafted, 1, chosen, ct, 0, "acquired")
+    assert (normal.highlight, slider, note) == (None, gr.skip(), "This finding has no box.")
+
+
+@pytest.mark.skipif(not report.exports_available(), reason="models/exports is not in this build")
+@needs_tasks
+def test_export_writes_the_drafted_report(ct: Study, gradio_temp_dir: Path):
+    services, _ = scripted_services()
+    *_, last = drive(drafting(services, ct))
+    text, drafted = last[0], last[3]
+    path, note = report.export(services, drafted, ".json", text, ct)
+    assert path.is_relative_to(gradio_temp_dir)
+    data = json.loads(path.read_text())
+    assert data["schema"] == "radlens.report/1"
+    assert data["findings"][0]["boxes"][0]["slice"] == 10
+    assert data["disclaimer"].startswith("AI-generated draft")
+    assert note == ""
+    _, note = report.export(services, drafted, ".md", text + "\nMy own line.", ct)
+    assert note.startswith("The export holds the report as drafted")
+    with pytest.raises(gr.Error, match="Draft a report first"):
+        report.export(services, None, ".md", "", ct)
+
+
+# --- a missing model ----------------------------------------------------------------------------
+
+
+def test_missing_model_says_how_to_get_it_and_the_viewer_keeps_working(
+    demo: Study, tmp_path: Path
+):
+    services = Services(
+        initial_study=DEMO_STUDY, model_id="medgemma-1.5-4b", hub_cache=tmp_path / "empty"
+    )
+    status = settings.model_status(services, "medgemma-1.5-4b", "auto")
+    assert status.startswith(
+        "⚠ Model 'medgemma-1.5-4b' is not downloaded: run `radlens models pull medgemma-1.5-4b`"
+    )
+    assert "Gated: accept the Health AI Developer Foundations terms of use" in status
+    labels = dict((v, k) for k, v in settings.model_choices(services))
+    assert labels["medgemma-1.5-4b"] == "MedGemma 1.5 4B-it · ~5.1 GB nf4 · not downloaded"
+
+    updates = asking(services, "Heart size?", demo)
+    question_box, messages, _h, cancel, _m, status, _s = next(updates)
+    assert (question_box, messages, cancel) == ("Heart size?", [], None)
+    assert "radlens models pull medgemma-1.5-4b" in status
+    with pytest.raises(gr.Error, match=r"run `radlens models pull medgemma-1\.5-4b`"):
+        next(updates)
+    image, where = viewer.render_view(demo, 0, "acquired", 0, "default", None, None, False)
+    assert image.shape == (1955, 1841)
+    assert where == "Slice 1 / 1"
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def test_token_estimate_follows_slices_and_range(ct: Study):
+    services = Services(model_id="medgemma-1.5-4b")
+    series = ct.default_series
+    # MedGemma: 256 + 4 tokens per image, plus ~3 + digits per "SLICE k" label.
+    five = settings.UserSettings("medgemma-1.5-4b", max_slices=5)  # slices 0, 5, 10, 14, 19
+    assert settings.token_estimate(services, series, five, 10).startswith(
+        "Images: **≈ 1,323 tokens** of a 131,072-token context · memory ~"
+    )
+    ranged = settings.UserSettings("medgemma-1.5-4b", first_slice=2, last_slice=11)
+    estimate = settings.token_estimate(services, series, ranged, 10)
+    assert estimate.startswith("Images: **≈ 2,642 tokens**")  # 10 x 260 + 8 x 4 + 2 x 5
+    assert " GB nf4 / ~" in estimate
+    assert estimate.endswith(" GB bf16")
+    one = settings.UserSettings("medgemma-1.5-4b", mode="current", precision="nf4")
+    current = settings.token_estimate(services, series, one, 3)
+    assert current.startswith("Images: **≈ 264 tokens**")  # 260 + "SLICE 3"
+    assert current.endswith("memory ~5.0 GB nf4")
+
+
+def test_stream_task_cancels_when_the_page_goes_away():
+    cancel = CancelToken()
+
+    def task(on_delta: Any) -> str:
+        on_delta("a")
+        cancel.wait(5)
+        return "done"
+
+    stream = stream_task(task, cancel)
+    assert next(stream) == "a"
+    stream.close()
+    assert cancel.cancelled
