@@ -265,7 +265,12 @@ def decode_stack(stack: Stack, progress: Callable[[int, int], None] | None = Non
     try:
         array = _decode_into(stack, _output_dtype(stack, optimistic=True), progress)
     except _Overflow:
-        array = _decode_into(stack, _output_dtype(stack, optimistic=False), progress)
+        try:
+            array = _decode_into(stack, _output_dtype(stack, optimistic=False), progress)
+        except _Overflow:
+            # Values beyond the range Bits Stored declares: decoders (JPEG 2000 at the
+            # codestream's precision) do not mask them, so widen rather than fail.
+            array = _decode_into(stack, np.dtype(np.float32), progress)
     first = stack.first
     return Volume(
         array=array,
