@@ -141,6 +141,15 @@ def _positioned(
     return ordered, step, vector, notes
 
 
+def _usable(affine: npt.NDArray[np.float64], spacing: tuple[float, float, float]) -> bool:
+    """Whether a :class:`Volume` accepts this geometry (finite, invertible, spacings > 0)."""
+    if not (np.all(np.isfinite(affine)) and all(np.isfinite(s) and s > 0 for s in spacing)):
+        return False
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        det = float(np.linalg.det(affine[:3, :3]))
+    return bool(np.isfinite(det) and abs(det) >= 1e-12)  # Volume's own threshold
+
+
 def order_stack(items: list[StackItem]) -> Stack:
     """Order one stack's frames and derive its affine, spacing and notes."""
     first = items[0]
@@ -172,6 +181,14 @@ def order_stack(items: list[StackItem]) -> Stack:
     assert pixel_spacing is not None
     affine = affine_from_geometry(origin, iop[:3], iop[3:], vector, pixel_spacing)
     spacing = (float(step), float(pixel_spacing[0]), float(pixel_spacing[1]))
+    if not _usable(affine, spacing):
+        # Zero or parallel orientation vectors, vanishing or overflowing spacings: no volume
+        # can be built on them, so the pixels are shown on a 1 mm grid, as without geometry.
+        notes.append("the header's slice geometry is degenerate; shown with 1 mm spacing")
+        affine = affine_from_geometry(
+            (0.0, 0.0, 0.0), _DEFAULT_IOP[:3], _DEFAULT_IOP[3:], (0.0, 0.0, 1.0), (1.0, 1.0)
+        )
+        spacing, in_plane_known, has_iop = (1.0, 1.0, 1.0), False, False
     is_volume = len(ordered) > 1
     return Stack(
         items=tuple(ordered),
