@@ -316,7 +316,11 @@ def _frame_of(name: str, header: nib.Nifti1Header, spatial: tuple[int, int, int]
     except (HeaderDataError, ValueError) as err:
         raise CorruptFileError(f"{name}: NIfTI qform/sform cannot be read ({err}).") from err
     ras[:3] *= _MM_PER_UNIT.get(int(header["xyzt_units"]) % 8, ("mm", 1.0))[1]
-    known = bool(np.all(np.isfinite(ras))) and abs(np.linalg.det(ras[:3, :3])) > 1e-12
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Finite entries can still overflow a voxel size (1e169 squared) or the determinant.
+        det = np.linalg.det(ras[:3, :3]) if np.all(np.isfinite(ras)) else np.nan
+        sizes = np.linalg.norm(ras[:3, :3], axis=0)
+    known = bool(np.isfinite(det) and abs(det) > 1e-12 and np.all(np.isfinite(sizes)))
     if not known:
         ras = np.diag([-1.0, 1.0, 1.0, 1.0])  # an "unknown" grid shown as LAS at 1 mm
     lps = _LPS_FROM_RAS @ ras
