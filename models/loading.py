@@ -183,9 +183,10 @@ def resolve_model_folder(
     try:
         snapshot = snapshot_download(str(source), cache_dir=cache_dir, local_files_only=True)
     except (LocalEntryNotFoundError, HFValidationError):
+        where = f"{source} is" if name != str(source) else "it is"
         raise ModelNotFoundError(
-            f"Model {name!r} not found offline: no folder at {path.resolve()} and not in the "
-            f"Hugging Face cache ({cache_dir or constants.HF_HUB_CACHE}). {pull}"
+            f"Model {name!r} is not downloaded: {where} not in the Hugging Face cache "
+            f"({cache_dir or constants.HF_HUB_CACHE}) and is not a local folder. {pull}"
         ) from None
     return _check_model_folder(Path(snapshot), name, pull)
 
