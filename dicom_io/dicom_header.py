@@ -7,6 +7,7 @@ allocated.
 
 from __future__ import annotations
 
+import struct
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -375,6 +376,7 @@ _PARSE_ERRORS = (
     TypeError,
     OverflowError,
     NotImplementedError,
+    struct.error,
     zlib.error,
 )
 
@@ -392,6 +394,7 @@ def read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         except _PARSE_ERRORS as err:
             # The class only: pydicom's text can quote an element's bytes (patient data).
             what = "damaged deflate stream" if isinstance(err, zlib.error) else type(err).__name__
+            what = "struct.error" if isinstance(err, struct.error) else what
             raise CorruptFileError(
                 f"{source.name}: unreadable DICOM file ({what} while parsing)."
             ) from err
