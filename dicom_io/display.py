@@ -130,6 +130,18 @@ def _to_rgb8(arr: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     return scaled
 
 
+# Square-pixel resampling stretches one side by the spacing ratio, but never beyond these (nor
+# below the side's own length): an absurd ratio in a header (1e-9 against 1e9 mm) must not turn
+# a slice into a gigapixel image. The stretch stays linear, so overlays still map exactly.
+_MAX_STRETCHED_SIDE = 16_384
+_MAX_STRETCHED_PIXELS = 1 << 26
+
+
+def _stretched(length: int, other: int, ratio: float) -> int:
+    cap = max(length, min(_MAX_STRETCHED_SIDE, _MAX_STRETCHED_PIXELS // max(other, 1)))
+    return min(cap, max(1, round(length * ratio)))
+
+
 def _square_pixels(
     image: npt.NDArray[np.uint8], spacing: tuple[float, float]
 ) -> npt.NDArray[np.uint8]:
@@ -139,9 +151,9 @@ def _square_pixels(
         return image
     rows, cols = image.shape[:2]
     if down > right:
-        size = (cols, max(1, round(rows * down / right)))
+        size = (cols, _stretched(rows, cols, down / right))
     else:
-        size = (max(1, round(cols * right / down)), rows)
+        size = (_stretched(cols, rows, right / down), rows)
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
