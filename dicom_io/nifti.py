@@ -229,7 +229,12 @@ def _check_layout(
             f"{name}: NIfTI header declares {'x'.join(map(str, shape))} = {voxels} voxels, more "
             f"than the limit of {limits.max_voxels} (RADLENS_MAX_VOXELS)."
         )
-    offset = int(header.get_data_offset())  # type: ignore[no-untyped-call]
+    try:
+        offset = int(header.get_data_offset())  # type: ignore[no-untyped-call]
+    except (ValueError, OverflowError) as err:  # vox_offset NaN or infinite
+        raise CorruptFileError(
+            f"{name}: invalid NIfTI voxel offset {float(header['vox_offset'])}."
+        ) from err
     if offset < header.sizeof_hdr + 4:
         raise CorruptFileError(f"{name}: NIfTI voxel offset {offset} is inside the header.")
     need = offset + prod(shape) * dtype.itemsize
