@@ -99,6 +99,8 @@ def _integer_range(stack: Stack) -> tuple[float, float] | None:
         slope, intercept = item.frame.slope, item.frame.intercept
         if slope != int(slope) or intercept != int(intercept):
             return None
+        if max(abs(slope), abs(intercept)) > 2**31:  # _store's int64 arithmetic would overflow
+            return None
         ends = (lo * slope + intercept, hi * slope + intercept)
         out_lo, out_hi = min(out_lo, *ends), max(out_hi, *ends)
     return out_lo, out_hi
