@@ -42,7 +42,8 @@ def data_window(values: npt.NDArray[Any]) -> Window:
     if not hi > lo:
         lo, hi = float(flat.min()), float(flat.max())
     if not hi > lo:
-        hi = lo + 1.0
+        # A flat image: one unit wide, or wider where 1.0 is lost to rounding (values ~1e20).
+        hi = lo + max(1.0, abs(lo) * 1e-6)
     return Window(center=(lo + hi) / 2.0, width=hi - lo, source="data")
 
 
