@@ -14,7 +14,6 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Generator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -81,7 +80,10 @@ def exports_available() -> bool:
 
 
 def _finding_line(finding: Finding) -> str:
-    return f"{_MARK[finding.status]}{finding.text}"
+    mark = _MARK[finding.status]
+    if finding.text.lower().startswith(mark.strip("[] ")):  # "Unable to assess: ..."
+        return finding.text
+    return f"{mark}{finding.text}"
 
 
 def report_text(report: Report) -> str:
@@ -105,7 +107,7 @@ def _choice(k: int, finding: Finding) -> tuple[str, int]:
     if finding.boxes:
         slices = sorted({b.slice for b in finding.boxes})
         where = f"  [box on slice {', '.join(str(s) for s in slices)}]"
-    return f"{finding.section}: {_MARK[finding.status]}{text}{where}", k
+    return f"{finding.section}: {_finding_line(replace(finding, text=text))}{where}", k
 
 
 def findings_update(report: Report | None) -> Any:
@@ -240,8 +242,11 @@ def export(
     suffix: str,
     text: str,
     study: Study | None,
-) -> tuple[Path, str]:
-    """Write the report as ``suffix``: (file to download, note)."""
+) -> tuple[Any, str]:
+    """Write the report as ``suffix``: (the file box showing it, note).
+
+    The file is given as a ``str``: Gradio 6's ``gr.File`` refuses a ``Path``.
+    """
     if not exports_available():
         raise gr.Error(EXPORTS_PENDING)
     if report is None:
@@ -258,4 +263,4 @@ def export(
             "The export holds the report as drafted: your edits to the text are not in it "
             "(copy the edited text instead)."
         )
-    return path, note
+    return gr.update(value=str(path), visible=True), note

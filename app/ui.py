@@ -81,6 +81,7 @@ def _study_column(ui: SimpleNamespace) -> None:
         label="Open a study (DICOM files, a .zip, NIfTI, PNG/JPEG)",
         file_count="multiple",
         elem_id="upload",
+        height=200,
     )
     ui.series = gr.Dropdown(label="Series", choices=[], elem_id="series")
     ui.plane = gr.Radio(viewer.PLANES, value="acquired", label="Plane", elem_id="plane")
@@ -166,7 +167,7 @@ def _report_tab(ui: SimpleNamespace, ready: bool, exports: bool) -> None:
             "Export", elem_id="export-button", interactive=exports, scale=1
         )
     ui.export_file = gr.File(
-        label="Exported report", elem_id="export-file", interactive=False, height=90
+        label="Exported report", elem_id="export-file", interactive=False, visible=False
     )
     ui.export_note = gr.Markdown("" if exports else report.EXPORTS_PENDING, elem_id="export-note")
 
@@ -226,7 +227,8 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
         count = chosen.shape[0] if chosen else 1
         estimate = settings.token_estimate(services, chosen, whole, count // 2)
         empty = report.findings_update(None)
-        cleared = ([], (), "", empty, "", None, "", "", *settings.range_updates(chosen))
+        cleared: tuple[Any, ...] = ([], (), "", empty, "", None, "", "")
+        cleared += settings.range_updates(chosen)
         return (*shown, *cleared, estimate)
 
     def on_load() -> tuple[Any, ...]:
@@ -388,7 +390,8 @@ def _wire_settings(services: Services, ui: SimpleNamespace) -> None:
 
 def build_ui(services: Services) -> gr.Blocks:
     """The whole app as a Blocks object (not launched)."""
-    with gr.Blocks(title="RadLens") as demo:
+    demo = gr.Blocks(title="RadLens")
+    with demo:
         ui = _layout(services)
         ui.demo = demo
         _wire_study(services, ui)

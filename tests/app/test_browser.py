@@ -8,6 +8,7 @@ file by its content's hash, so a new src means new pixels.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +22,15 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from app.server import DEMO_STUDY
+from app.services import Services
 from dicom_io.display import render_slice
 from dicom_io.loader import load_study
-from tests.app.conftest import CHROMIUM, CHROMIUM_MISSING, RadLensServer
+from dicom_io.overlay import HIGHLIGHT_COLOUR, REGION_COLOUR
+from tests.app.conftest import CHROMIUM, CHROMIUM_MISSING, RadLensServer, scripted
 from tests.synthetic import write_ct_series
 
 IMAGE_TIMEOUT_MS = 30_000
+MODEL_TIMEOUT_MS = 60_000  # the first request also imports MONAI (~4 s)
 NEW_IMAGE = """old => {
     const img = document.querySelector('#viewer img');
     return img !== null && img.src !== old && img.complete && img.naturalWidth > 0;
@@ -136,3 +140,212 @@ def test_ct_series_upload_scroll_window_and_plane(
     assert width == 64
     assert height / width == pytest.approx(12 * 1.25 / (64 * 0.7), abs=0.02)
     np.testing.assert_array_equal(_pixels(page, src), render_slice(ct, 32, "coronal", "lung"))
+
+
+# --- the assistant panes ------------------------------------------------------------------------
+
+# Records every text the last answer bubble shows, to see the answer arrive piece by piece.
+WATCH_ANSWERS = """() => {
+    window.radlensTexts = [];
+    const chat = document.querySelector('#chat');
+    new MutationObserver(() => {
+        const bots = chat.querySelectorAll('[data-testid="bot"]');
+        const text = bots.length ? bots[bots.length - 1].innerText.trim() : '';
+        const seen = window.radlensTexts;
+        if (text && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+LAST_ANSWER = """() => {
+    const bots = document.querySelectorAll('#chat [data-testid="bot"]');
+    return bots.length ? bots[bots.length - 1].innerText.trim() : '';
+}"""
+
+
+@pytest.fixture(scope="module")
+def tiny_server(start_server: Callable[..., RadLensServer], tiny_gemma3: Path) -> RadLensServer:
+    """The demo study with the tiny Gemma3 checkpoint as the model (fp32 on the CPU)."""
+    services = Services(
+        initial_study=DEMO_STUDY, model_id=str(tiny_gemma3), precision="fp32", device="cpu"
+    )
+    return start_server(services)
+
+
+def _set_number(page: Any, elem_id: str, value: int) -> None:
+    number = page.locator(f"#{elem_id} input[type=number]")
+    number.fill(str(value))
+    number.press("Enter")
+
+
+def _ask(page: Any, question: str) -> None:
+    page.locator("#chat-input textarea").fill(question)
+    page.locator("#chat-input textarea").press("Enter")
+
+
+def test_chat_report_and_export_with_the_tiny_model(
+    tiny_server: RadLensServer, browser_page: Any, screenshot: Callable[[str], Path]
+):
+    page = browser_page
+    page.goto(tiny_server.url)
+    _wait_for_new_image(page, "")
+    expect(page.locator("#model-status")).to_contain_text("loads on the first request")
+    page.get_by_role("tab", name="Settings").click()
+    expect(page.locator("#tokens")).to_contain_text("≈ 260 tokens")  # one radiograph
+    _set_number(page, "max-new-tokens", 48)
+    screenshot("settings")
+    page.get_by_role("tab", name="Chat").click()
+
+    page.evaluate(WATCH_ANSWERS)
+    _ask(page, "Describe the image.")
+    expect(page.locator("#model-status")).to_contain_text(
+        "loaded as fp32 on cpu", timeout=MODEL_TIMEOUT_MS
+    )
+    expect(page.locator("#chat [data-testid='user']")).to_have_text("Describe the image.")
+    page.wait_for_function(f"() => ({LAST_ANSWER})().length > 0", timeout=MODEL_TIMEOUT_MS)
+    expect(page.locator("#chat-input textarea")).to_have_value("")
+    page.wait_for_timeout(1500)  # let the 48 tokens finish
+    screenshot("chat")
+    texts = page.evaluate("window.radlensTexts")
+    assert len(texts) >= 2, f"the answer arrived in one piece: {texts}"
+    assert all(b.startswith(a[:20]) for a, b in itertools.pairwise(texts))
+    expect(page.locator("#chat-disclaimer")).to_contain_text("not for diagnostic use")
+
+    page.get_by_role("tab", name="Report").click()
+    page.locator("#indication textarea").fill("cough")
+    page.locator("#draft-report").click()
+    report_box = page.locator("#report textarea")
+    expect(report_box).to_have_value(
+        re.compile(r"^Draft report: frontal chest radiograph"), timeout=MODEL_TIMEOUT_MS
+    )
+    expect(report_box).to_have_value(re.compile(r"Indication: cough"))
+    expect(page.locator("#report-flags")).to_contain_text("Reliability")
+    screenshot("report")
+
+    page.locator("#export input").click()
+    page.get_by_role("option", name="JSON (.json)").click()
+    page.locator("#export-button").click()
+    link = page.locator("#export-file a").first
+    expect(link).to_have_attribute("href", re.compile(r"radlens-report\.json"))
+    response = page.request.get(str(link.get_attribute("href")))
+    assert response.status == 200
+    exported = response.json()
+    assert exported["schema"] == "radlens.report/1"
+    assert exported["indication"] == "cough"
+    assert exported["disclaimer"].startswith("AI-generated draft")
+    screenshot("exported")
+
+
+CT_REPORT = """Technique:
+CT of the chest.
+
+Findings:
+Lungs and airways: A 12 mm nodule in the right upper lobe.
+Pleura: Unremarkable.
+Heart and great vessels: Unremarkable.
+Mediastinum and hila: Unremarkable.
+Chest wall and bones: Unremarkable.
+Upper abdomen: Unremarkable.
+
+Impression:
+1. Right upper lobe nodule.
+"""
+# Slice 10 of the 64 x 32 CT below, padded to a 64-pixel square for MedGemma: y 32..48,
+# x 24..40 - 16 = 8..24 source columns, shown at x 16..48 (columns stretched x2).
+NODULE = """The nodule lies in the right upper lobe.
+Final Answer:
+```json
+[{"box_2d": [500, 375, 750, 625], "label": "nodule", "slice": 10}]
+```"""
+
+
+@pytest.fixture(scope="module")
+def scripted_server(start_server: Callable[..., RadLensServer]) -> RadLensServer:
+    """A model that writes MedGemma's text slowly (0.1 s per piece): for UI wiring only."""
+    services, _ = scripted(lambda prompt: CT_REPORT if "Under Findings" in prompt else NODULE, 0.1)
+    return start_server(services)
+
+
+def _wait_until_shown(
+    page: Any, old: str, check: Callable[[npt.NDArray[np.uint8]], bool]
+) -> tuple[str, npt.NDArray[np.uint8]]:
+    """The viewer's src and pixels once they pass ``check`` (events may redraw in between)."""
+    for _ in range(5):
+        old = _wait_for_new_image(page, old)
+        pixels = _pixels(page, old)
+        if check(pixels):
+            return old, pixels
+    raise AssertionError("the viewer never showed the expected pixels")
+
+
+def _click_natural(page: Any, x: float, y: float) -> None:
+    """Click the viewer at (x, y) pixels of the image it shows (object-fit: contain)."""
+    box = page.locator("#viewer img").bounding_box()
+    width, height = _natural_size(page)
+    scale = min(box["width"] / width, box["height"] / height)
+    left = box["x"] + (box["width"] - width * scale) / 2
+    top = box["y"] + (box["height"] - height * scale) / 2
+    page.mouse.click(left + x * scale, top + y * scale)
+
+
+def test_findings_regions_and_stop_on_a_ct(
+    scripted_server: RadLensServer,
+    browser_page: Any,
+    screenshot: Callable[[str], Path],
+    tmp_path: Path,
+):
+    written = write_ct_series(tmp_path / "ct", slices=20, rows=64, columns=32, spacing=(2, 0.5, 1))
+    page = browser_page
+    page.goto(scripted_server.url)
+    src = _wait_for_new_image(page, "")
+    page.locator("#upload input[type=file]").set_input_files([str(p) for p in written.paths])
+    src = _wait_for_new_image(page, src)
+    _set_number(page, "slice", 3)
+    src = _wait_for_new_image(page, src)
+
+    page.get_by_role("tab", name="Report").click()
+    page.locator("#draft-report").click()
+    nodule = page.locator("#findings label", has_text="[box on slice 10]")
+    expect(nodule).to_have_text(
+        "Lungs and airways: A 12 mm nodule in the right upper lobe.  [box on slice 10]",
+        timeout=MODEL_TIMEOUT_MS,
+    )
+    nodule.click()
+    expect(page.locator("#slice input[type=number]")).to_have_value("10")
+    # Slice 10, the box's columns 8..24 and rows 32..48 shown at x 16..48: cyan, 2 px thick.
+    src, shown = _wait_until_shown(
+        page, src, lambda im: np.all(im[32:34, 16:48] == HIGHLIGHT_COLOUR, axis=2).all()
+    )
+    screenshot("finding-chosen")
+    expect(page.locator("#slice-position")).to_have_text(re.compile(r"^\s*Slice 11 / 20 ·"))
+    # Inside the outline the slice is as render_slice draws it, grey in all three channels.
+    plain = render_slice(load_study(written.folder).default_series, 10, "acquired", "default")
+    for channel in range(3):
+        np.testing.assert_array_equal(shown[34:46, 18:46, channel], plain[34:46, 18:46])
+
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#region-mode input").check()
+    _click_natural(page, 18.0, 34.0)
+    expect(page.locator("#region-info")).to_contain_text("First corner (9, 34)")
+    _click_natural(page, 46.0, 46.0)
+    expect(page.locator("#region-info")).to_have_text(
+        "Region on slice 10: x 9-23, y 34-46 px. The next question is about it."
+    )
+    # Its top edge (source row 34, within a click's precision) is yellow from x 19 to 44.
+    src, _ = _wait_until_shown(
+        page, src, lambda im: np.all(im[33:35, 19:45] == REGION_COLOUR, axis=2).any(axis=0).all()
+    )
+    screenshot("region")
+
+    _ask(page, "What is this?")
+    page.wait_for_function(f"() => ({LAST_ANSWER})().length > 0", timeout=MODEL_TIMEOUT_MS)
+    page.locator("#stop").click()
+    answer = page.locator("#chat [data-testid='bot']").last
+    expect(answer).to_contain_text("(stopped)")
+    # Stopped part way: what was written is the start of the scripted text, with no box.
+    written = answer.inner_text().removesuffix("(stopped)").strip()
+    assert written
+    assert NODULE.startswith(written)
+    assert "Final Answer" not in written
+    expect(page.locator("#chat [data-testid='user']")).to_contain_text(
+        "about the region on slice 10: x 9-23, y 34-46 px"
+    )
+    screenshot("stopped")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -338,7 +340,9 @@ def test_export_writes_the_drafted_report(ct: Study, gradio_temp_dir: Path):
     services, _ = scripted_services()
     *_, last = drive(drafting(services, ct))
     text, drafted = last[0], last[3]
-    path, note = report.export(services, drafted, ".json", text, ct)
+    shown, note = report.export(services, drafted, ".json", text, ct)
+    assert shown["visible"] is True
+    path = Path(shown["value"])
     assert path.is_relative_to(gradio_temp_dir)
     data = json.loads(path.read_text())
     assert data["schema"] == "radlens.report/1"
@@ -413,3 +417,28 @@ def test_stream_task_cancels_when_the_page_goes_away():
     assert next(stream) == "a"
     stream.close()
     assert cancel.cancelled
+
+
+# --- the shared model ---------------------------------------------------------------------------
+
+
+def test_two_sessions_wait_for_one_load_and_a_new_precision_reloads(tiny_gemma3: Path):
+    opened: list[str] = []
+
+    def slow_open(spec: Any, precision: str, device: Any) -> ScriptedBackend:
+        opened.append(precision)
+        time.sleep(0.3)
+        return ScriptedBackend(lambda prompt: "")
+
+    services = Services(model_id=str(tiny_gemma3), open_backend=slow_open)
+    spec = services.spec()
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: services.backend(spec, "fp32"), range(2))
+    assert first is second
+    assert opened == ["fp32"]
+    assert services.is_loaded(spec, "fp32")
+    assert services.load_note() == "tiny-gemma3: ready (scripted)."
+    third = services.backend(spec, "bf16")
+    assert third is not first
+    assert opened == ["fp32", "bf16"]
+    assert not services.is_loaded(spec, "fp32")
