@@ -67,6 +67,7 @@ class Services:
     _initial: Study | None = field(default=None, repr=False)
     _configured: ModelSpec | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _spec_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _backend: Backend | None = field(default=None, repr=False)
     _backend_key: tuple[str, str, str | None] | None = field(default=None, repr=False)
@@ -97,7 +98,7 @@ class Services:
         """
         if self.model_id is None:
             return get_spec(model_id) if model_id else default_spec()
-        with self._lock:
+        with self._spec_lock:
             if self._configured is None:
                 self._configured = get_spec(self.model_id)
             configured = self._configured
@@ -125,11 +126,9 @@ class Services:
             return ""
         if is_downloaded(spec, self.hub_cache):
             return ""
-        gated = f" {spec.gated_note}" if spec.gated else ""
-        return (
-            f"Model {spec.id!r} is not downloaded: run `radlens models pull {spec.id}` "
-            f"to get it.{gated}"
-        )
+        if spec.gated:  # the note ends with the pull command
+            return f"Model {spec.id!r} is not downloaded. {spec.gated_note}"
+        return f"Model {spec.id!r} is not downloaded: run `radlens models pull {spec.id}`."
 
     def is_loaded(self, spec: ModelSpec, precision: str) -> bool:
         return self._backend is not None and self._backend_key == self._key(spec, precision)

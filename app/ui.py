@@ -186,9 +186,11 @@ def _layout(services: Services) -> SimpleNamespace:
         with gr.Column(scale=5):
             _viewer_column(ui)
         with gr.Column(scale=4, min_width=380):
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=False):
                 ui.status = gr.Markdown(elem_id="model-status")
-                ui.stop = gr.Button("Stop", elem_id="stop", variant="stop", scale=0)
+                ui.stop = gr.Button(
+                    "Stop", elem_id="stop", variant="stop", scale=0, min_width=90, size="sm"
+                )
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat-tab"):
                     _chat_tab(ui)

@@ -366,9 +366,14 @@ def test_missing_model_says_how_to_get_it_and_the_viewer_keeps_working(
     )
     status = settings.model_status(services, "medgemma-1.5-4b", "auto")
     assert status.startswith(
-        "⚠ Model 'medgemma-1.5-4b' is not downloaded: run `radlens models pull medgemma-1.5-4b`"
+        "⚠ Model 'medgemma-1.5-4b' is not downloaded. Gated: accept the Health AI Developer "
+        "Foundations terms of use on https://huggingface.co/google/medgemma-1.5-4b-it"
     )
-    assert "Gated: accept the Health AI Developer Foundations terms of use" in status
+    assert status.endswith("to `radlens models pull medgemma-1.5-4b`.")
+    open_model = settings.model_status(services, "qwen2.5-vl-3b", "auto")
+    assert open_model == (
+        "⚠ Model 'qwen2.5-vl-3b' is not downloaded: run `radlens models pull qwen2.5-vl-3b`."
+    )
     labels = dict((v, k) for k, v in settings.model_choices(services))
     assert labels["medgemma-1.5-4b"] == "MedGemma 1.5 4B-it · ~5.1 GB nf4 · not downloaded"
 
@@ -376,7 +381,7 @@ def test_missing_model_says_how_to_get_it_and_the_viewer_keeps_working(
     question_box, messages, _h, cancel, _m, status, _s = next(updates)
     assert (question_box, messages, cancel) == ("Heart size?", [], None)
     assert "radlens models pull medgemma-1.5-4b" in status
-    with pytest.raises(gr.Error, match=r"run `radlens models pull medgemma-1\.5-4b`"):
+    with pytest.raises(gr.Error, match=r"to `radlens models pull medgemma-1\.5-4b`"):
         next(updates)
     image, where = viewer.render_view(demo, 0, "acquired", 0, "default", None, None, False)
     assert image.shape == (1955, 1841)
