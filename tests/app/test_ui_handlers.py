@@ -334,6 +334,25 @@ def test_report_findings_jump_to_their_box(ct: Study, tmp_path: Path):
     assert (normal.highlight, slider, note) == (None, gr.skip(), "This finding has no box.")
 
 
+@needs_tasks
+def test_stop_ends_a_draft_before_its_boxes(ct: Study):
+    services, backend = scripted_services(delay=0.05)
+    updates = drafting(services, ct)
+    for update in updates:
+        if isinstance(update[0], str) and update[0]:  # the first text: press Stop
+            chat.stop(update[4])
+            break
+    *_, last = updates
+    text, _findings, _flags, drafted, cancel, marks, _status, raw = last
+    assert cancel is None
+    assert drafted.raw == raw
+    assert CT_REPORT.startswith(raw)
+    assert len(raw) < len(CT_REPORT)
+    assert len(backend.calls) == 1  # no grounding call after Stop
+    assert marks.boxes == ()
+    assert text.startswith("Draft report: CT of the chest")
+
+
 @pytest.mark.skipif(not report.exports_available(), reason="models/exports is not in this build")
 @needs_tasks
 def test_export_writes_the_drafted_report(ct: Study, gradio_temp_dir: Path):
