@@ -139,3 +139,20 @@ def parse_yes_no(text: str) -> bool | None:
     if len(words) == 1:
         return words.pop() == "yes"
     return None
+
+
+# --- the editable text of a report, and reading the clinician's edits back -------------------
+
+STATUS_MARKS = {
+    "reported": "",
+    "verified": "[verified] ",
+    "unverified": "[unverified] ",
+    "unable_to_assess": "[unable to assess] ",
+}
+_LEADING_MARK = re.compile(r"^\s*\[(verified|unverified|unable to assess)\]\s*", re.IGNORECASE)
+EDITED = "edited by the clinician"
+
+
+def strip_mark(text: str) -> str:
+    """A finding's text without the status mark the editable text puts before it."""
+    return _LEADING_MARK.sub("", text).strip()

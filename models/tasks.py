@@ -21,10 +21,19 @@ from models.inputs import InputOptions, ModelInputs, build_inputs, to_messages
 from models.registry import ModelSpec
 from models.report import Finding, FindingStatus, Report, StudyRef
 from models.report_text import ParsedReport, parse_change, parse_report_text, parse_yes_no
+from models.revision import report_to_text, revise
 from models.technique import describe_technique
 from prompts import render, select_template
 
-__all__ = ["MAX_GROUNDED_FINDINGS", "check", "compare", "draft_report", "from_text"]
+__all__ = [
+    "MAX_GROUNDED_FINDINGS",
+    "check",
+    "compare",
+    "draft_report",
+    "from_text",
+    "report_to_text",
+    "revise",
+]
 
 MAX_GROUNDED_FINDINGS = 8
 UNABLE_TEXT = "Unable to assess: the model's output could not be read as a report."
