@@ -24,11 +24,13 @@ from dicom_io.windowing import apply_window, parse_window
 __all__ = [
     "Plane",
     "PlaneAxes",
+    "VoxelValue",
     "plane_axes",
     "plane_size",
     "render_slice",
     "slice_of",
     "slice_position",
+    "value_at",
 ]
 
 
@@ -146,15 +148,21 @@ def _square_pixels(
     image: npt.NDArray[np.uint8], spacing: tuple[float, float]
 ) -> npt.NDArray[np.uint8]:
     """Resample so one pixel covers the same distance down and across (aspect from spacing)."""
+    rows, cols = image.shape[:2]
+    height, width = _square_shape(rows, cols, spacing)
+    if (height, width) == (rows, cols):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _square_shape(rows: int, cols: int, spacing: tuple[float, float]) -> tuple[int, int]:
+    """The (height, width) of a ``rows`` x ``cols`` slice shown with square pixels."""
     down, right = spacing
     if abs(down - right) <= 1e-3 * max(down, right):
-        return image
-    rows, cols = image.shape[:2]
+        return rows, cols
     if down > right:
-        size = (cols, _stretched(rows, cols, down / right))
-    else:
-        size = (_stretched(cols, rows, right / down), rows)
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+        return _stretched(rows, cols, down / right), cols
+    return rows, _stretched(cols, rows, right / down)
 
 
 def render_slice(
@@ -197,3 +205,62 @@ def slice_position(volume: Volume, plane: Plane | str, index: int) -> str:
     # LPS: +x is patient left, +y posterior, +z superior.
     label = positive if value >= 0 else negative
     return f"{label} {abs(value):.1f} mm"
+
+
+@dataclass(frozen=True)
+class VoxelValue:
+    """The source voxel under a point of a displayed slice, and its value.
+
+    ``voxel`` is (slice, row, column) in the volume's array; ``value`` is in modality units
+    (HU for CT), or the three channels of a colour image.
+    """
+
+    voxel: tuple[int, int, int]
+    value: float | tuple[float, float, float]
+
+
+def value_at(series: Series, plane: Plane | str, index: int, x: float, y: float) -> VoxelValue:
+    """The voxel shown at display pixel ``(x, y)`` of slice ``index`` of ``plane``.
+
+    ``(x, y)`` is a point of :func:`render_slice`'s output for that slice (pixel ``c`` spans
+    ``[c, c + 1)``; square-pixel resampling and the plane's flips are undone).
+
+    Raises:
+        InvalidArgumentError: the slice or the point is outside the plane's slices.
+    """
+    volume = series.volume
+    axes = plane_axes(volume, plane)
+    shape = volume.array.shape
+    if not 0 <= index < shape[axes.normal]:
+        raise InvalidArgumentError(
+            f"Slice {index} is outside 0..{shape[axes.normal] - 1} in the "
+            f"{Plane(plane).value} plane."
+        )
+    n_down, n_right = int(shape[axes.down]), int(shape[axes.right])
+    spacing = (volume.spacing[axes.down], volume.spacing[axes.right])
+    height, width = (
+        _square_shape(n_down, n_right, spacing)
+        if series.spacing_known
+        else (
+            n_down,
+            n_right,
+        )
+    )
+    if not (0 <= x <= width and 0 <= y <= height):
+        raise InvalidArgumentError(
+            f"Point ({x:g}, {y:g}) is outside the {width} x {height} pixel slice."
+        )
+    down = min(int(y * n_down / height), n_down - 1)
+    right = min(int(x * n_right / width), n_right - 1)
+    if axes.flip_down:
+        down = n_down - 1 - down
+    if axes.flip_right:
+        right = n_right - 1 - right
+    voxel = [0, 0, 0]
+    voxel[axes.normal], voxel[axes.down], voxel[axes.right] = int(index), down, right
+    where = (voxel[0], voxel[1], voxel[2])
+    found = volume.array[where]
+    if volume.is_rgb:
+        red, green, blue = (float(v) for v in found)
+        return VoxelValue(where, (red, green, blue))
+    return VoxelValue(where, float(found))
