@@ -424,8 +424,9 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
             if (FLOAT_PIXEL_DATA in ds._dict or DOUBLE_PIXEL_DATA in ds._dict)
             else "no pixel data"
         )
+        # Only a well-formed UID is named: a damaged value can hold any bytes of the file.
         name = (
-            UID(sop_class).name
+            (UID(sop_class).name if UID(sop_class).is_valid else "")
             if sop_class
             else ("DICOMDIR" if "DirectoryRecordSequence" in ds else "")
         )
