@@ -4,7 +4,8 @@
 yield has the answer with its box markup taken out, the boxes listed (and handed to the viewer
 through the user's :class:`~app.handlers_viewer.Marks`, the slider jumping to the first one),
 and the turn added to the history the model sees next time. The conversation's
-:class:`~models.backends.CancelToken` is yielded first, so the Stop button can cancel it.
+:class:`~models.backends.CancelToken` is yielded first, so the Stop button can cancel it. Each
+answer (stopped ones too) is recorded in the audit log, by hash only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.audit import LOCAL_USER, Task
 from app.handlers_model import current_slice, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
@@ -73,16 +75,19 @@ def ask(
     plane: str,
     slice_index: int,
     *settings_values: Any,
+    user: str = LOCAL_USER,
 ) -> Generator[AskUpdate, None, None]:
     """Ask ``question`` about the series shown; see the module docstring for the yields.
 
     Without a study of its own (the page has not loaded one) it asks about the initial study.
+    ``user`` is who asks, for the audit log.
     """
     question = (question or "").strip()
-    series = pick_series(study if study is not None else services.initial(), index)
+    study = study if study is not None else services.initial()
+    series = pick_series(study, index)
     if not question:
         raise gr.Error("Type a question first.")
-    if series is None:
+    if study is None or series is None:
         raise gr.Error("Open a study first.")
     history = tuple(turns or ())
     settings = UserSettings.from_widgets(*settings_values)
@@ -132,6 +137,15 @@ def ask(
             streamed = [*chat, {"role": "assistant", "content": text}]
             yield skip, streamed, history, cancel, marks, status, skip
 
+    services.audit.record(
+        Task.ASK,
+        user=user,
+        study=study.key,
+        series=series.key,
+        model=answer.model_id,
+        prompt_version=answer.prompt_version,
+        output=answer.raw,
+    )
     cancelled = answer.finish_reason == "cancelled"
     chat = [*chat, {"role": "assistant", "content": answer_markdown(answer, cancelled)}]
     if not cancelled:

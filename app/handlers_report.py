@@ -1,48 +1,49 @@
-"""Report pane: draft a report of the series shown, list its findings, export it.
+"""Report pane: draft a report of the series shown, check it, list its findings, export it.
 
 :func:`draft` is a generator handler wired to ``models.tasks.draft_report``: the model's text
 streams into the report box, then the finished report replaces it (as ``Heading: text`` lines,
 the layout the model is asked for), its findings fill the findings list and their boxes go on
-the viewer. Choosing a finding jumps to its box's slice and highlights it. Exports go through
-``models.exports.export_report``. Either module may be missing while the project grows: the
-pane then says so and offers nothing it cannot do.
+the viewer. Choosing a finding jumps to its box's slice and highlights it. :func:`check_report`
+probes each abnormal finding (``models.tasks.check``). The report box is editable: Check and
+Export read the clinician's text back with ``models.tasks.revise`` first, so unchanged findings
+keep their boxes and status, and edited ones are marked as the clinician's. Every task and
+export is recorded in the audit log (hashes only).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable, Generator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from app.audit import LOCAL_USER, Task
 from app.handlers_model import current_slice, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
 from dicom_io.errors import RadLensError
-from dicom_io.study import Study
+from dicom_io.study import Series, Study
 from models.backends.base import Backend, CancelToken
 from models.report import Finding, FindingStatus, Report
+from models.report_text import EDITED
+from models.tasks import check, draft_report, report_to_text, revise
 
 __all__ = [
-    "EXPORTS_PENDING",
     "EXPORT_FORMATS",
-    "REPORT_PENDING",
+    "check_report",
     "draft",
-    "draft_function",
+    "edited_report",
     "export",
-    "exports_available",
     "findings_update",
     "on_finding",
+    "record_task",
     "reliability_markdown",
     "report_text",
 ]
 
-REPORT_PENDING = "Report drafting arrives with models/tasks.py (not in this build yet)."
-EXPORTS_PENDING = "Exports arrive with models/exports (not in this build yet)."
 EXPORT_FORMATS = [
     ("Markdown (.md)", ".md"),
     ("JSON (.json)", ".json"),
@@ -61,24 +62,6 @@ _MARK = {
 DraftUpdate = tuple[Any, Any, Any, Any, CancelToken | None, Any, str, Any]
 
 
-def _has(module: str, name: str) -> bool:
-    if importlib.util.find_spec(module) is None:
-        return False
-    return hasattr(importlib.import_module(module), name)
-
-
-def draft_function() -> Callable[..., Report] | None:
-    """``models.tasks.draft_report`` when this build has it."""
-    if not _has("models.tasks", "draft_report"):
-        return None
-    function: Callable[..., Report] = importlib.import_module("models.tasks").draft_report
-    return function
-
-
-def exports_available() -> bool:
-    return _has("models.exports", "export_report")
-
-
 def _finding_line(finding: Finding) -> str:
     mark = _MARK[finding.status]
     if finding.text.lower().startswith(mark.strip("[] ")):  # "Unable to assess: ..."
@@ -87,18 +70,23 @@ def _finding_line(finding: Finding) -> str:
 
 
 def report_text(report: Report) -> str:
-    """The report as editable text: the sections and ``Heading: text`` lines models write."""
-    lines = [report.title, "", f"Technique: {report.technique}"]
-    if report.indication:
-        lines.append(f"Indication: {report.indication}")
-    if report.comparison:
-        lines.append(f"Comparison: {report.comparison}")
-    lines += ["", "Findings:"]
-    lines += [f"{f.section}: {_finding_line(f)}" for f in report.findings]
-    if report.impression:
-        lines += ["", "Impression:"]
-        lines += [f"{k}. {_finding_line(f)}" for k, f in enumerate(report.impression, 1)]
-    return "\n".join(lines)
+    """The report as editable text (``models.tasks.report_to_text``): the sections and
+    ``Heading: text`` lines models write, each finding with its status mark."""
+    return report_to_text(report)
+
+
+def edited_report(report: Report, text: str | None) -> Report:
+    """``report`` as the clinician left it in the report box (itself when the text is as
+    drafted or empty)."""
+    text = (text or "").strip()
+    if not text or text == report_text(report).strip():
+        return report
+    return revise(report, text)
+
+
+def _report_series(report: Report, study: Study | None) -> Series | None:
+    index = report.study.series_index
+    return study.series[index] if study is not None and index < len(study.series) else None
 
 
 def _choice(k: int, finding: Finding) -> tuple[str, int]:
@@ -142,13 +130,11 @@ def draft(
     plane: str,
     slice_index: int,
     *settings_values: Any,
+    user: str = LOCAL_USER,
 ) -> Generator[DraftUpdate, None, None]:
     """Draft a report of the series shown; see the module docstring for what is yielded."""
-    function = draft_function()
-    if function is None:
-        raise gr.Error(REPORT_PENDING)
     series = pick_series(study, index)
-    if series is None:
+    if study is None or series is None:
         raise gr.Error("Open a study first.")
     settings = UserSettings.from_widgets(*settings_values)
     try:
@@ -161,7 +147,7 @@ def draft(
     skip = gr.skip()
 
     def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
-        return function(
+        return draft_report(
             series,
             backend,
             spec,
@@ -169,6 +155,7 @@ def draft(
             language=settings.language,
             options=options,
             settings=generation,
+            study_key=study.key,
             on_delta=on_delta,
             cancel=cancel,
         )
@@ -190,6 +177,7 @@ def draft(
             text += value
             yield text, skip, skip, skip, cancel, skip, status, skip
 
+    record_task(services, Task.REPORT, user, report, report.raw, study)
     marks = Marks(series_index=series.index, boxes=report.boxes)
     yield (
         report_text(report),
@@ -200,6 +188,89 @@ def draft(
         marks,
         status,
         report.raw,
+    )
+
+
+def record_task(
+    services: Services,
+    task: Task,
+    user: str,
+    report: Report,
+    output: str | Path,
+    study: Study | None = None,
+) -> None:
+    """Record ``task`` on ``report`` in the audit log (``output`` is hashed, never kept)."""
+    study_key = report.study.study_key or (study.key if study is not None else "")
+    services.audit.record(
+        task,
+        user=user,
+        study=study_key,
+        series=report.study.series_key,
+        model=report.model_id,
+        prompt_version=report.prompt_version,
+        output=output,
+    )
+
+
+def _check_lines(report: Report) -> str:
+    """What ``check`` produced, as one text (for the audit hash)."""
+    statuses = [f"{f.section}: {f.status.value}" for f in report.all_findings]
+    return "\n".join([*statuses, *report.checks])
+
+
+# check_report() yields: (report text, findings, reliability, report, cancel, marks, status)
+CheckUpdate = tuple[Any, Any, Any, Any, CancelToken | None, Any, str]
+
+
+def check_report(
+    services: Services,
+    report: Report | None,
+    text: str,
+    study: Study | None,
+    *settings_values: Any,
+    user: str = LOCAL_USER,
+) -> Generator[CheckUpdate, None, None]:
+    """Check the report as the clinician left it: each abnormal finding and its negation are
+    asked about (two short model calls each, plus one blank-image control)."""
+    if report is None:
+        raise gr.Error("Draft a report first.")
+    series = _report_series(report, study)
+    if series is None:
+        raise gr.Error("Open the study the report is about first.")
+    settings = UserSettings.from_widgets(*settings_values)
+    edited = edited_report(report, text)
+    try:
+        spec = services.spec(settings.model_id)
+        options = settings.options(series, None)
+    except (RadLensError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    cancel = CancelToken()
+    skip = gr.skip()
+
+    def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
+        return check(edited, series, backend, spec, options=options)
+
+    events = run_model(services, spec, settings.precision, cancel, task)
+    status = ""
+    while True:
+        try:
+            kind, value = next(events)
+        except StopIteration as done:
+            checked: Report = done.value
+            break
+        if kind in ("failed", "status"):
+            status = value
+            yield skip, skip, skip, skip, cancel, skip, status
+    record_task(services, Task.CHECK, user, checked, _check_lines(checked), study)
+    marks = Marks(series_index=series.index, boxes=checked.boxes)
+    yield (
+        report_text(checked),
+        findings_update(checked),
+        reliability_markdown(checked),
+        checked,
+        None,
+        marks,
+        status,
     )
 
 
@@ -242,25 +313,27 @@ def export(
     suffix: str,
     text: str,
     study: Study | None,
+    *,
+    user: str = LOCAL_USER,
 ) -> tuple[Any, str]:
-    """Write the report as ``suffix``: (the file box showing it, note).
+    """Write the report, with the clinician's edits of the report box, as ``suffix``: (the
+    file box showing it, note).
 
     The file is given as a ``str``: Gradio 6's ``gr.File`` refuses a ``Path``.
     """
-    if not exports_available():
-        raise gr.Error(EXPORTS_PENDING)
     if report is None:
         raise gr.Error("Draft a report first.")
-    index = report.study.series_index
-    series = study.series[index] if study is not None and index < len(study.series) else None
+    edited = edited_report(report, text)
     try:
-        path = services.export(report, suffix or ".md", series)
+        path = services.export(edited, suffix or ".md", _report_series(report, study))
     except (RadLensError, OSError) as err:
         raise gr.Error(str(err)) from err
+    record_task(services, Task.EXPORT, user, edited, path, study)
     note = ""
-    if (text or "").strip() != report_text(report).strip():
+    if edited is not report:
+        changed = sum(EDITED in f.flags for f in edited.all_findings)
         note = (
-            "The export holds the report as drafted: your edits to the text are not in it "
-            "(copy the edited text instead)."
+            f"Exported with your edits ({changed} finding(s) changed or added: marked as "
+            "edited by the clinician, without boxes; unchanged findings keep theirs)."
         )
     return gr.update(value=str(path), visible=True), note

@@ -3,19 +3,30 @@
 What is drawn over the slices is one user's :class:`Marks` (a ``gr.State``): the boxes of the
 last answer or report, the one selected, and the region the user marked by clicking two
 opposite corners on an acquired slice. Boxes are drawn with :mod:`dicom_io.overlay`, exactly
-where their source pixels are shown, in every plane.
+where their source pixels are shown, in every plane. Every click on the viewer also reports the
+value of the voxel under it, in modality units (HU for CT), in any plane. Each series of a study
+gets a thumbnail (its middle slice) to pick it by.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
 import numpy as np
 import numpy.typing as npt
+from PIL import Image as PILImage
 
-from dicom_io.display import Plane, plane_axes, plane_size, render_slice, slice_position
+from dicom_io.display import (
+    Plane,
+    plane_axes,
+    plane_size,
+    render_slice,
+    slice_position,
+    value_at,
+)
 from dicom_io.errors import RadLensError
 from dicom_io.overlay import REGION_COLOUR, draw_boxes, point_to_source, slice_through
 from dicom_io.study import Series, Study
@@ -32,13 +43,17 @@ __all__ = [
     "on_series_or_plane",
     "on_viewer_click",
     "pick_series",
+    "point_value",
     "render_view",
+    "series_thumbnail",
     "show_study",
+    "thumbnails",
 ]
 
 WINDOW_CHOICES = ["default", *PRESETS]
 PLANES = [p.value for p in Plane]
 Image = npt.NDArray[np.uint8]
+THUMBNAIL_SIZE = 160  # pixels, the longer side
 
 
 @dataclass(frozen=True)
@@ -257,3 +272,70 @@ def clear_region(marks: Marks | None) -> tuple[Marks | None, str]:
     if marks is None:
         return marks, ""
     return replace(marks, region=None, corner=None), ""
+
+
+def series_thumbnail(series: Series) -> Image:
+    """The series' middle acquired slice at its default window, at most THUMBNAIL_SIZE wide
+    or tall."""
+    image = render_slice(series, series.shape[0] // 2, "acquired", "default")
+    picture = PILImage.fromarray(image)
+    picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.BILINEAR)
+    return np.asarray(picture)
+
+
+def thumbnails(
+    study: Study | None, progress: Callable[[int, int], None] | None = None
+) -> list[tuple[Image, str]]:
+    """One (thumbnail, caption) per series of ``study``, in the series list's order.
+
+    Each series is decoded for it; ``progress(done, total)`` is called before each one.
+    """
+    if study is None:
+        return []
+    shown = []
+    for k, series in enumerate(study.series):
+        if progress is not None:
+            progress(k, len(study.series))
+        try:
+            picture = series_thumbnail(series)
+        except RadLensError:  # undecodable pixels: a black square, the viewer will say why
+            picture = np.zeros((THUMBNAIL_SIZE // 2, THUMBNAIL_SIZE // 2), dtype=np.uint8)
+        shown.append((picture, series.label()))
+    return shown
+
+
+def _units(series: Series) -> str:
+    return " HU" if series.modality == "CT" else ""
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
+
+
+def point_value(
+    study: Study | None,
+    index: int | None,
+    plane: str,
+    slice_index: int,
+    point: tuple[float, float, int, int],
+) -> str:
+    """What the voxel under a click holds, in modality units.
+
+    ``point`` is (x, y, width, height): the click in the shown image's pixels and that image's
+    size. The voxel is given as boxes and regions are: 0-based (slice, row, column) indices of
+    the acquired volume, whatever the plane shown.
+    """
+    series = pick_series(study, index)
+    if series is None:
+        return ""
+    x, y, _width, _height = point
+    try:
+        count = plane_size(series.volume, plane)
+        found = value_at(series, plane, int(min(max(slice_index, 0), count - 1)), x, y)
+    except RadLensError:
+        return ""
+    z, row, column = found.voxel
+    where = f"voxel (slice {z}, row {row}, column {column})"
+    if isinstance(found.value, tuple):
+        return f"Pixel at {where}: **RGB {', '.join(_number(v) for v in found.value)}**"
+    return f"Value at {where}: **{_number(found.value)}{_units(series)}**"

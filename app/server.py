@@ -1,7 +1,9 @@
 """Start the web app with secure defaults.
 
 Loopback only unless ``--auth`` (or ``RADLENS_AUTH``) is given; no share links; analytics off;
-uploads capped; Gradio's temporary files kept in a private folder removed at exit.
+uploads capped; Gradio's temporary files kept in a private folder removed at exit. The scripting
+API (``/ask``, ``/draft_report`` for ``gradio_client``) is offered only without ``--auth``, that
+is on loopback: a server behind a login lists and runs no API endpoint.
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicom_io.errors import InvalidArgumentError
 
-__all__ = ["DEMO_STUDY", "QUEUE", "check_binding", "launch", "parse_auth", "serve"]
+if TYPE_CHECKING:
+    from app.services import Services
+
+__all__ = [
+    "DEMO_STUDY",
+    "QUEUE",
+    "check_binding",
+    "launch",
+    "parse_auth",
+    "serve",
+    "server_services",
+]
 
 DEMO_STUDY = Path(__file__).resolve().parents[1] / "assets" / "demo" / "chest_pa_cr.dcm"
 # GPU work one at a time; at most this many requests wait (users see their position).
@@ -60,6 +73,18 @@ def _private_temp_dir() -> Path:
     return path
 
 
+def server_services(
+    auth: tuple[str, str] | None, study: str | Path | None = None, model: str | None = None
+) -> Services:
+    """The services ``radlens serve`` runs with: the demo study unless ``study`` is given, and
+    the scripting API only when there is no login (``auth`` None)."""
+    from app.services import Services
+
+    return Services(
+        initial_study=Path(study) if study else DEMO_STUDY, model_id=model, api=auth is None
+    )
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 7860,
@@ -72,10 +97,9 @@ def serve(
     check_binding(host, credentials)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(_private_temp_dir())
-    from app.services import Services
     from app.ui import build_ui
 
-    services = Services(initial_study=Path(study) if study else DEMO_STUDY, model_id=model)
+    services = server_services(credentials, study, model)
     print(f"RadLens on http://{host}:{port}", file=sys.stderr)
     launch(build_ui(services), host, port, auth=credentials)
     return 0

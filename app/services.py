@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.audit import AuditLog
 from dicom_io.limits import Limits
-from dicom_io.loader import load_study
+from dicom_io.loader import Progress, load_study
 from dicom_io.study import Series, Study
 from models.backends.base import Backend, CancelToken
 from models.errors import ModelNotFoundError
@@ -55,6 +56,10 @@ class Services:
         device: ``cpu``, ``cuda`` or ``cuda:N`` (None: the GPU when there is one).
         hub_cache: the Hugging Face cache to look models up in (None: the standard one).
         open_backend: how a backend is opened (tests may script one; default: the engine).
+        audit: where each model task is recorded (see :mod:`app.audit`).
+        api: offer the scripting API (``/ask``, ``/draft_report``; see :mod:`app.handlers_api`)
+            to Gradio clients. ``radlens serve`` turns it on only without ``--auth``, so it is
+            never listed on a login page.
     """
 
     initial_study: Path | None = None
@@ -64,6 +69,8 @@ class Services:
     hub_cache: Path | None = None
     limits: Limits = field(default_factory=Limits.from_env)
     open_backend: BackendFactory = _open_backend
+    audit: AuditLog = field(default_factory=AuditLog)
+    api: bool = False
     _initial: Study | None = field(default=None, repr=False)
     _configured: ModelSpec | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -84,9 +91,12 @@ class Services:
                 self._initial = load_study(self.initial_study, self.limits)
             return self._initial
 
-    def open(self, paths: list[Path]) -> Study:
-        """Read an upload (files, a folder's files or a zip) into a new study."""
-        return load_study(paths, self.limits)
+    def open(self, paths: list[Path], progress: Progress | None = None) -> Study:
+        """Read an upload (files, a folder's files or a zip) into a new study.
+
+        ``progress(stage, done, total)`` is called as the headers are read.
+        """
+        return load_study(paths, self.limits, progress)
 
     # ----------------------------------------------------------------------------- models
 

@@ -65,6 +65,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every Services of the session writes its audit lines here, never to the user's state
+    folder (``RADLENS_AUDIT_LOG`` is read when a Services is made)."""
+    path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    previous = os.environ.get("RADLENS_AUDIT_LOG")
+    os.environ["RADLENS_AUDIT_LOG"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("RADLENS_AUDIT_LOG", None)
+    else:
+        os.environ["RADLENS_AUDIT_LOG"] = previous
+
+
 @pytest.fixture(scope="session")
 def gradio_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One private Gradio temp dir for every server of the session (restored at the end)."""
@@ -83,9 +97,10 @@ def gradio_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def start_server(gradio_temp_dir: Path) -> Iterator[Callable[..., RadLensServer]]:
     """``start_server(services=None, **launch_overrides)``: a RadLens server, closed at the end
-    of the session; by default ``Services(initial_study=DEMO_STUDY)``. Overrides replace keys of
-    ``launch_options()`` (``auth``, ``max_file_size``, ...)."""
-    from app.server import DEMO_STUDY, launch
+    of the session; by default with the services ``radlens serve`` makes (demo study, the API
+    only without auth). Overrides replace keys of ``launch_options()`` (``auth``,
+    ``max_file_size``, ...)."""
+    from app.server import launch, server_services
     from app.services import Services
     from app.ui import build_ui
 
@@ -94,7 +109,7 @@ def start_server(gradio_temp_dir: Path) -> Iterator[Callable[..., RadLensServer]
     def start(services: Services | None = None, **overrides: Any) -> RadLensServer:
         error: OSError | None = None
         for _ in range(5):  # another process may take the free port before Gradio binds it
-            blocks = build_ui(services or Services(initial_study=DEMO_STUDY))
+            blocks = build_ui(services or server_services(overrides.get("auth")))
             port = _free_port()
             try:
                 launch(blocks, "127.0.0.1", port, prevent_thread_lock=True, **overrides)

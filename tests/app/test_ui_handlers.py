@@ -95,20 +95,24 @@ def drive(generator: Iterator[Any]) -> list[Any]:
 
 def asking(services: Services, question: str, study: Study | None, **kw: Any) -> Iterator[Any]:
     """chat.ask as the UI calls it: ``messages``, ``history``, ``marks``, ``plane``, ``k`` (the
-    slider) and settings ``changes`` as keywords."""
+    slider), ``user`` and settings ``changes`` as keywords."""
     messages = kw.pop("messages", [])
     history = kw.pop("history", ())
     marks = kw.pop("marks", None)
     plane, k = kw.pop("plane", "acquired"), kw.pop("k", 0)
     model = kw.pop("model", None) or services.spec().id
+    user = kw.pop("user", "local")
     where = (study, 0, plane, k)
-    return chat.ask(services, question, messages, history, marks, *where, *widgets(model, **kw))
+    values = widgets(model, **kw)
+    return chat.ask(services, question, messages, history, marks, *where, *values, user=user)
 
 
 def drafting(services: Services, study: Study, indication: str = "", **kw: Any) -> Iterator[Any]:
     """report.draft as the UI calls it, on the acquired plane's slice 0."""
     model = kw.pop("model", None) or services.spec().id
-    return report.draft(services, indication, study, 0, "acquired", 0, *widgets(model, **kw))
+    user = kw.pop("user", "local")
+    values = widgets(model, **kw)
+    return report.draft(services, indication, study, 0, "acquired", 0, *values, user=user)
 
 
 @pytest.fixture(scope="module")
@@ -287,12 +291,6 @@ def test_clicks_in_a_reformat_or_outside_region_mode_do_nothing(ct: Study):
 # --- the report pane ----------------------------------------------------------------------------
 
 
-needs_tasks = pytest.mark.skipif(
-    report.draft_function() is None, reason="models/tasks.py is not in this build"
-)
-
-
-@needs_tasks
 def test_draft_streams_the_tiny_model_into_the_report_box(tiny: Services, demo: Study):
     updates = drive(drafting(tiny, demo, "cough"))
     texts = [u[0] for u in updates[:-1] if isinstance(u[0], str) and u[0]]
@@ -309,7 +307,6 @@ def test_draft_streams_the_tiny_model_into_the_report_box(tiny: Services, demo: 
     assert flags.startswith("**Reliability**: ")
 
 
-@needs_tasks
 def test_report_findings_jump_to_their_box(ct: Study, tmp_path: Path):
     services, backend = scripted_services()
     *_, last = drive(drafting(services, ct, max_slices=20))
@@ -334,7 +331,6 @@ def test_report_findings_jump_to_their_box(ct: Study, tmp_path: Path):
     assert (normal.highlight, slider, note) == (None, gr.skip(), "This finding has no box.")
 
 
-@needs_tasks
 def test_stop_ends_a_draft_before_its_boxes(ct: Study):
     services, backend = scripted_services(delay=0.05)
     updates = drafting(services, ct)
@@ -353,8 +349,6 @@ def test_stop_ends_a_draft_before_its_boxes(ct: Study):
     assert text.startswith("Draft report: CT of the chest")
 
 
-@pytest.mark.skipif(not report.exports_available(), reason="models/exports is not in this build")
-@needs_tasks
 def test_export_writes_the_drafted_report(ct: Study, gradio_temp_dir: Path):
     services, _ = scripted_services()
     *_, last = drive(drafting(services, ct))
@@ -366,12 +360,51 @@ def test_export_writes_the_drafted_report(ct: Study, gradio_temp_dir: Path):
     data = json.loads(path.read_text())
     assert data["schema"] == "radlens.report/1"
     assert data["findings"][0]["boxes"][0]["slice"] == 10
+    assert data["study"]["study_key"] == ct.key
     assert data["disclaimer"].startswith("AI-generated draft")
     assert note == ""
-    _, note = report.export(services, drafted, ".md", text + "\nMy own line.", ct)
-    assert note.startswith("The export holds the report as drafted")
     with pytest.raises(gr.Error, match="Draft a report first"):
         report.export(services, None, ".md", "", ct)
+
+
+def test_export_carries_the_clinicians_edits(ct: Study):
+    services, _ = scripted_services()
+    *_, last = drive(drafting(services, ct))
+    text, drafted = last[0], last[3]
+    assert "Pleura: Unremarkable." in text
+    edited = text.replace("Pleura: Unremarkable.", "Pleura: Small left pleural effusion.")
+    edited = edited.replace("1. Right upper lobe nodule.", "1. Right upper lobe nodule, 12 mm.")
+
+    shown, note = report.export(services, drafted, ".json", edited, ct)
+    data = json.loads(Path(shown["value"]).read_text())
+    by_section = {f["section"]: f for f in data["findings"]}
+    # The nodule's line is unchanged: it keeps its box and status.
+    nodule = by_section["Lungs and airways"]
+    assert nodule["text"] == "A 12 mm nodule in the right upper lobe."
+    assert [(b["slice"], b["x0"], b["y0"], b["x1"], b["y1"]) for b in nodule["boxes"]] == [
+        (10, 8, 32, 24, 48)
+    ]
+    assert nodule["flags"] == []
+    pleura = by_section["Pleura"]
+    assert (pleura["text"], pleura["boxes"]) == ("Small left pleural effusion.", [])
+    assert pleura["flags"] == ["edited by the clinician"]
+    assert [f["text"] for f in data["impression"]] == ["Right upper lobe nodule, 12 mm."]
+    assert data["notes"][-1] == (
+        "edited by the clinician: 2 finding(s) changed or added, 0 removed"
+    )
+    assert note.startswith("Exported with your edits (2 finding(s) changed or added")
+
+    shown, _ = report.export(services, drafted, ".md", edited, ct)
+    markdown = Path(shown["value"]).read_text()
+    assert "Small left pleural effusion." in markdown
+    assert "Right upper lobe nodule, 12 mm." in markdown
+    assert 'box "nodule": slice 10, x 8-24, y 32-48 px' in markdown
+    assert "Unremarkable" in markdown  # the other, unchanged headings
+    assert markdown.count("edited by the clinician") >= 2
+    # The drafted report itself is untouched: exporting its own text exports it as drafted.
+    shown, note = report.export(services, drafted, ".json", text, ct)
+    assert json.loads(Path(shown["value"]).read_text())["findings"][1]["text"] == "Unremarkable."
+    assert note == ""
 
 
 # --- a missing model ----------------------------------------------------------------------------

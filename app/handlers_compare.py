@@ -1,0 +1,167 @@
+"""Compare pane: the series shown against a prior study the user opens in the tab.
+
+The prior is uploaded in the tab (files, a folder's files or a zip) and kept in the user's
+``gr.State``; its default series is chosen (another can be picked) and previewed with its
+technique line. :func:`compare` is a generator handler wired to ``models.tasks.compare``: the
+model's text streams into the comparison box (Stop cancels it), then the finished report
+replaces it, each finding with its interval change in brackets, and the changes are listed in a
+table. Both studies are shown to the model whole (sampled as the settings say), or their middle
+slice in ``current`` mode: the viewer's slice and range do not carry over to a prior whose
+geometry differs. The run is recorded in the audit log (hashes only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from app.audit import LOCAL_USER, Task
+from app.handlers_model import run_model
+from app.handlers_report import record_task, report_text
+from app.handlers_settings import UserSettings
+from app.handlers_viewer import Image, pick_series, series_thumbnail
+from app.services import Services
+from dicom_io.errors import RadLensError
+from dicom_io.study import Series, Study
+from models.backends.base import Backend, CancelToken
+from models.report import Finding, Report
+from models.tasks import compare as compare_task
+from models.technique import describe_technique
+
+__all__ = ["changes_markdown", "compare", "compare_text", "open_prior", "show_prior"]
+
+# compare() yields: (comparison text, changes table, report, cancel token, model status)
+CompareUpdate = tuple[Any, Any, Any, CancelToken | None, str]
+NO_CHANGE = "not stated"
+
+
+def show_prior(prior: Study | None, index: int | None) -> tuple[Image | None, str]:
+    """The prior series' preview (middle slice) and its technique line."""
+    series = pick_series(prior, index)
+    if series is None:
+        return None, ""
+    try:
+        preview = series_thumbnail(series)
+    except RadLensError as err:
+        raise gr.Error(str(err)) from err
+    return preview, f"**Prior**: {describe_technique(series)}"
+
+
+def open_prior(services: Services, files: list[str] | None) -> tuple[Any, ...]:
+    """A prior study uploaded: (prior study, series list, preview, technique line)."""
+    if not files:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    try:
+        prior = services.open([Path(f) for f in files])
+    except RadLensError as err:
+        raise gr.Error(str(err)) from err
+    chosen = prior.default_series
+    choices = [(series.label(), series.index) for series in prior.series]
+    preview, info = show_prior(prior, chosen.index)
+    return prior, gr.update(choices=choices, value=chosen.index), preview, info
+
+
+def _with_change(finding: Finding) -> Finding:
+    return (
+        replace(finding, text=f"{finding.text} [{finding.change}]") if finding.change else finding
+    )
+
+
+def compare_text(report: Report) -> str:
+    """The comparison as editable text: the report's lines, each finding's change in brackets
+    (``[worse]``), as the model is asked to write them."""
+    return report_text(
+        replace(
+            report,
+            findings=tuple(_with_change(f) for f in report.findings),
+            impression=tuple(_with_change(f) for f in report.impression),
+        )
+    )
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def changes_markdown(report: Report | None) -> str:
+    """The findings and their interval change, as a table."""
+    if report is None:
+        return ""
+    rows = [
+        f"| {_cell(f.section)} | {_cell(f.text)} | **{f.change or NO_CHANGE}** |"
+        for f in report.all_findings
+    ]
+    table = ["| Section | Finding | Interval change |", "|---|---|---|", *rows]
+    notes = [f"- note: {line}" for line in report.notes]
+    return "\n".join([*table, *(["", *notes] if notes else [])])
+
+
+def _options(settings: UserSettings, series: Series) -> Any:
+    return replace(settings.options(series, None), slice_range=None)
+
+
+def compare(
+    services: Services,
+    indication: str,
+    prior: Study | None,
+    prior_index: int | None,
+    study: Study | None,
+    index: int | None,
+    *settings_values: Any,
+    user: str = LOCAL_USER,
+) -> Generator[CompareUpdate, None, None]:
+    """Compare the series shown with the prior's; see the module docstring."""
+    series = pick_series(study, index)
+    before = pick_series(prior, prior_index)
+    if study is None or series is None:
+        raise gr.Error("Open a study first.")
+    if before is None:
+        raise gr.Error("Open a prior study in this tab first.")
+    settings = UserSettings.from_widgets(*settings_values)
+    try:
+        spec = services.spec(settings.model_id)
+        options = _options(settings, series)
+        generation = settings.generation()
+    except (RadLensError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+    cancel = CancelToken()
+    skip = gr.skip()
+
+    def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
+        return compare_task(
+            series,
+            before,
+            backend,
+            spec,
+            indication=(indication or "").strip(),
+            language=settings.language,
+            options=options,
+            settings=generation,
+            on_delta=on_delta,
+            cancel=cancel,
+        )
+
+    events = run_model(services, spec, settings.precision, cancel, task)
+    status, text = "", ""
+    while True:
+        try:
+            kind, value = next(events)
+        except StopIteration as done:
+            report: Report = done.value
+            break
+        if kind == "failed":  # a gr.Error follows
+            yield skip, skip, skip, None, value
+        elif kind == "status":
+            status = value
+            yield "", "", None, cancel, status
+        else:
+            text += value
+            yield text, skip, skip, cancel, status
+
+    report = replace(report, study=replace(report.study, study_key=study.key))
+    record_task(services, Task.COMPARE, user, report, report.raw)
+    yield compare_text(report), changes_markdown(report), report, None, status
