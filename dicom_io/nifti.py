@@ -398,6 +398,7 @@ def _read_volume(source: SourceFile, layout: _Layout, frame: _Frame, t: int) -> 
         with ExitStack() as stack:
             fh: BinaryIO | gzip.GzipFile = stack.enter_context(source.open())
             if layout.compressed:
+                _check_stream_holds(source, offset + layout.volume_bytes)
                 fh = stack.enter_context(gzip.GzipFile(fileobj=fh))
             proxy = ArrayProxy(fh, spec, mmap=False)  # type: ignore[no-untyped-call]
             data = np.asarray(proxy)
@@ -416,6 +417,19 @@ def _read_volume(source: SourceFile, layout: _Layout, frame: _Frame, t: int) -> 
         affine=frame.affine,
         spacing_known=frame.spacing_known,
     )
+
+
+def _check_stream_holds(source: SourceFile, size: int) -> None:
+    """Raise EOFError unless the gzip stream decompresses to at least ``size`` bytes.
+
+    nibabel allocates and zero-fills a buffer of the declared volume size before reading, and a
+    .nii.gz may declare up to ``_GZIP_MAX_RATIO`` times its own size: a lying header would cost
+    that much memory. Seeking decompresses in small chunks and keeps nothing.
+    """
+    with source.open() as raw, gzip.GzipFile(fileobj=raw) as stream:
+        stream.seek(size - 1)
+        if len(stream.read(1)) != 1:
+            raise EOFError(f"the stream ends before byte {size}")
 
 
 def _to_display_values(data: npt.NDArray[Any], samples: int) -> npt.NDArray[Any]:
