@@ -146,12 +146,15 @@ def _read_plan(source: SourceFile, limits: Limits) -> _Plan:
         columns, rows = image.size
         if orientation in _SWAPPING_ORIENTATIONS:
             rows, columns = columns, rows
+        try:  # the palette and the frame count are read from chunks after the header
+            kind, frames = _kind_of(image), int(getattr(image, "n_frames", 1))
+        except _DECODE_ERRORS as err:
+            raise CorruptFileError(
+                f"{source.name}: the image data cannot be decoded; the file is truncated or "
+                "damaged."
+            ) from err
         return _Plan(
-            kind=_kind_of(image),
-            rows=rows,
-            columns=columns,
-            exif_orientation=orientation,
-            frames=int(getattr(image, "n_frames", 1)),
+            kind=kind, rows=rows, columns=columns, exif_orientation=orientation, frames=frames
         )
 
 
