@@ -283,6 +283,11 @@ def series_thumbnail(series: Series) -> Image:
     return np.asarray(picture)
 
 
+def _caption(series: Series) -> str:
+    count = series.shape[0]
+    return f"#{series.index + 1} {series.modality}, {count} slice{'s' if count != 1 else ''}"
+
+
 def thumbnails(
     study: Study | None, progress: Callable[[int, int], None] | None = None
 ) -> list[tuple[Image, str]]:
@@ -300,7 +305,7 @@ def thumbnails(
             picture = series_thumbnail(series)
         except RadLensError:  # undecodable pixels: a black square, the viewer will say why
             picture = np.zeros((THUMBNAIL_SIZE // 2, THUMBNAIL_SIZE // 2), dtype=np.uint8)
-        shown.append((picture, series.label()))
+        shown.append((picture, _caption(series)))
     return shown
 
 

@@ -32,6 +32,12 @@ _CSS = """
 #series-info, #region-info, #finding-note, #export-note, #tokens { font-size: 0.85em; }
 #slice-position, #pixel-value, #prior-info, #compare-changes { font-size: 0.85em; }
 #thumbnails .thumbnail-item { background: #000; }
+#thumbnails .grid-wrap { min-height: 0; max-height: 260px; overflow-y: auto; }
+#thumbnails .grid-container { grid-template-columns: repeat(2, minmax(60px, 1fr)); }
+#thumbnails .caption-label { font-size: 0.7em; max-width: 95%; }
+#prior-view img { width: 100%; height: 100%; object-fit: contain; background: #000; }
+#compare-changes td, #compare-changes th { word-break: normal; overflow-wrap: normal; }
+#compare-changes td:last-child, #compare-changes th:last-child { white-space: nowrap; }
 #model-status { font-size: 0.9em; }
 .disclaimer { font-size: 0.8em; color: #a15c00; }
 """
@@ -76,10 +82,11 @@ def _study_column(ui: SimpleNamespace) -> None:
     ui.upload_folder = gr.UploadButton(
         "Open a folder", file_count="directory", elem_id="upload-folder", size="sm"
     )
+    ui.series = gr.Dropdown(label="Series", choices=[], elem_id="series")
     ui.thumbnails = gr.Gallery(
-        label="Series (choose one)",
+        show_label=False,
         elem_id="thumbnails",
-        columns=3,
+        columns=2,
         height="auto",
         allow_preview=False,
         object_fit="contain",
@@ -87,7 +94,6 @@ def _study_column(ui: SimpleNamespace) -> None:
         interactive=False,
         format="png",
     )
-    ui.series = gr.Dropdown(label="Series", choices=[], elem_id="series")
     ui.plane = gr.Radio(viewer.PLANES, value="acquired", label="Plane", elem_id="plane")
     ui.window = gr.Dropdown(
         [*viewer.WINDOW_CHOICES, "manual"], value="default", label="Window", elem_id="window"
@@ -113,7 +119,7 @@ def _viewer_column(ui: SimpleNamespace) -> None:
     ui.clicks = gr.HTML("", js_on_load=_CLICK_JS, visible="hidden", elem_id="viewer-clicks")
     with gr.Row(equal_height=False):
         ui.position = gr.Markdown(elem_id="slice-position")
-        ui.pixel = gr.Markdown("*Click the image to read a value.*", elem_id="pixel-value")
+        ui.pixel = gr.Markdown(ui_events.PIXEL_HINT, elem_id="pixel-value")
     ui.slider = gr.Slider(0, 1, value=0, step=1, label="Slice", elem_id="slice", interactive=True)
 
 
@@ -200,7 +206,7 @@ def _compare_tab(ui: SimpleNamespace) -> None:
     ui.compare_indication = gr.Textbox(
         label="Indication (optional)", elem_id="compare-indication", max_lines=2
     )
-    ui.compare_button = gr.Button("Compare", variant="primary", elem_id="compare-button")
+    ui.compare_button = gr.Button("Compare", variant="primary", elem_id="run-compare")
     ui.compare_box = gr.Textbox(
         label="Comparison report (editable)",
         lines=10,

@@ -41,6 +41,7 @@ from dicom_io.study import Study
 __all__ = ["GPU", "HIDDEN", "wire"]
 
 HIDDEN: dict[str, Any] = {"api_visibility": "private"}
+PIXEL_HINT = "*Click the image to read a value.*"
 GPU: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "gpu", "show_progress": "full"}
 
 
@@ -97,7 +98,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
         count = chosen.shape[0] if chosen else 1
         estimate = settings.token_estimate(services, chosen, whole, count // 2)
         empty = report.findings_update(None)
-        cleared: tuple[Any, ...] = ([], (), "", empty, "", None, "", "", "", "", None, "")
+        cleared: tuple[Any, ...] = ([], (), "", empty, "", None, "", "", "", "", None, PIXEL_HINT)
         cleared += settings.range_updates(chosen)
         index = chosen.index if chosen else None
         gallery = gr.update(value=pictures, selected_index=index)

@@ -27,7 +27,8 @@ from dicom_io.display import render_slice
 from dicom_io.loader import load_study
 from dicom_io.overlay import HIGHLIGHT_COLOUR, REGION_COLOUR
 from tests.app.conftest import CHROMIUM, CHROMIUM_MISSING, RadLensServer, scripted
-from tests.synthetic import write_ct_series
+from tests.app.test_ui_panes import reply
+from tests.synthetic import write_ct_series, write_multi_series_folder
 
 IMAGE_TIMEOUT_MS = 30_000
 MODEL_TIMEOUT_MS = 60_000  # the first request also imports MONAI (~4 s)
@@ -259,8 +260,9 @@ Final Answer:
 
 @pytest.fixture(scope="module")
 def scripted_server(start_server: Callable[..., RadLensServer]) -> RadLensServer:
-    """A model that writes MedGemma's text slowly (0.1 s per piece): for UI wiring only."""
-    services, _ = scripted(lambda prompt: CT_REPORT if "Under Findings" in prompt else NODULE, 0.1)
+    """A model that writes MedGemma's text slowly (0.1 s per piece): reports, boxes,
+    comparisons and probe answers, for UI wiring only."""
+    services, _ = scripted(reply, 0.1)
     return start_server(services)
 
 
@@ -321,6 +323,19 @@ def test_findings_regions_and_stop_on_a_ct(
     for channel in range(3):
         np.testing.assert_array_equal(shown[34:46, 18:46, channel], plain[34:46, 18:46])
 
+    # The clinician edits a line; the Markdown export carries it, the nodule keeps its box.
+    report_box = page.locator("#report textarea")
+    edited = report_box.input_value().replace("Pleura: Unremarkable.", "Pleura: Thin effusion.")
+    report_box.fill(edited)
+    page.locator("#export-button").click()
+    link = page.locator("#export-file a").first
+    expect(link).to_have_attribute("href", re.compile(r"radlens-report\.md"))
+    markdown = page.request.get(str(link.get_attribute("href"))).text()
+    assert "### Pleura\n\n- Thin effusion.\n  - flag: edited by the clinician\n" in markdown
+    assert 'box "nodule": slice 10, x 8-24, y 32-48 px' in markdown
+    expect(page.locator("#export-note")).to_contain_text("Exported with your edits (1 finding")
+    screenshot("edited-export")
+
     page.get_by_role("tab", name="Chat").click()
     page.locator("#region-mode input").check()
     _click_natural(page, 18.0, 34.0)
@@ -349,3 +364,80 @@ def test_findings_regions_and_stop_on_a_ct(
         "about the region on slice 10: x 9-23, y 34-46 px"
     )
     screenshot("stopped")
+
+
+# --- folder upload, thumbnails, values under a click, comparison ---------------------------------
+
+PROGRESS_SEEN = """() => {
+    window.radlensProgress = new Set();
+    new MutationObserver(() => {
+        const found = document.body.innerText.match(/(Reading headers|Decoding the series)/g);
+        (found || []).forEach(text => window.radlensProgress.add(text));
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+COMPARE_STREAMING = """() => {
+    const text = document.querySelector('#compare-report textarea').value;
+    return text.startsWith('Technique:') && !text.includes('Impression');
+}"""
+
+
+def test_folder_thumbnails_values_and_compare(
+    scripted_server: RadLensServer,
+    browser_page: Any,
+    screenshot: Callable[[str], Path],
+    tmp_path: Path,
+):
+    written = write_multi_series_folder(tmp_path / "study", slices=40, rows=64, columns=64)
+    prior = write_ct_series(tmp_path / "prior", slices=12, rows=48, columns=48, seed=5)
+    study = load_study(written.folder)
+    page = browser_page
+    page.goto(scripted_server.url)
+    src = _wait_for_new_image(page, "")
+
+    # A folder: Chromium uploads its files; reading them shows a progress bar on the viewer.
+    page.evaluate(PROGRESS_SEEN)
+    # Gradio's "Open a folder" button holds the page's one directory input.
+    page.locator("input[webkitdirectory]").set_input_files(str(written.folder))
+    src = _wait_for_new_image(page, src)
+    expect(page.locator("#series input")).to_have_value("#3 CT SYNTHETIC CHEST 1.25mm (40 slices)")
+    thumbs = page.locator("#thumbnails button.thumbnail-item")
+    expect(thumbs).to_have_count(4)
+    expect(thumbs.nth(2)).to_have_class(re.compile(r"\bselected\b"))
+    assert page.evaluate("[...window.radlensProgress]") != []
+    screenshot("folder-thumbnails")
+
+    # A thumbnail picks its series: the 2.5 mm reconstruction, shown at its middle slice.
+    thumbs.nth(3).click()
+    expect(page.locator("#series input")).to_have_value("#4 CT SYNTHETIC CHEST 2.5mm (20 slices)")
+    src = _wait_for_new_image(page, src)
+    second = study.series[3]
+    np.testing.assert_array_equal(_pixels(page, src), render_slice(second, 10, "acquired"))
+
+    # A click reads the HU of the voxel under it (64 x 64 shown as stored).
+    _click_natural(page, 20.5, 30.5)
+    hu = second.volume.array[10, 30, 20]
+    expect(page.locator("#pixel-value")).to_have_text(
+        f"Value at voxel (slice 10, row 30, column 20): {hu:.0f} HU"
+    )
+    screenshot("value")
+
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#prior-upload input[type=file]").set_input_files([str(p) for p in prior.paths])
+    expect(page.locator("#prior-info")).to_have_text(
+        "Prior: CT of the chest (SYNTHETIC CHEST 1.25mm), axial, 12 slices at 1.25 mm."
+    )
+    expect(page.locator("#prior-view img")).to_be_visible()
+    page.locator("#run-compare").click()
+    page.wait_for_function(COMPARE_STREAMING, timeout=MODEL_TIMEOUT_MS)  # part way through
+    changes = page.locator("#compare-changes table")
+    expect(changes).to_contain_text("worse", timeout=MODEL_TIMEOUT_MS)
+    expect(changes.locator("tbody tr")).to_have_count(7)
+    expect(changes.locator("tbody tr").first).to_have_text(
+        re.compile(r"Lungs and airways\s+12 mm nodule in the right upper lobe, was 8 mm\s+worse")
+    )
+    expect(page.locator("#compare-report textarea")).to_have_value(
+        re.compile(r"^Draft comparison report: CT of the chest\n[\s\S]*\[improved\]")
+    )
+    expect(page.locator("#compare-disclaimer")).to_be_visible()
+    expect(page.locator("#compare-disclaimer")).to_contain_text("not for diagnostic use")
+    screenshot("compared")

@@ -203,7 +203,12 @@ def test_series_thumbnails(tmp_path: Path):
     # The CT, its two localizer images (a stack each) and the 2.5 mm reconstruction.
     assert len(study.series) == 4
     assert calls == [(0, 4), (1, 4), (2, 4), (3, 4)]
-    assert [caption for _, caption in shown] == [s.label() for s in study.series]
+    assert [caption for _, caption in shown] == [
+        "#1 CT, 1 slice",
+        "#2 CT, 1 slice",
+        "#3 CT, 10 slices",
+        "#4 CT, 5 slices",
+    ]
     for (picture, _), series in zip(shown, study.series, strict=True):
         middle = render_slice(series, series.shape[0] // 2, "acquired", "default")
         np.testing.assert_array_equal(picture, middle)  # 32 x 32: not scaled down
