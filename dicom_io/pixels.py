@@ -68,6 +68,11 @@ def check_decodable(header: DicomHeader) -> None:
     if header.is_native:
         return
     uid = UID(header.transfer_syntax)
+    if not uid.is_valid:  # damaged: quoting it could quote any bytes of the file
+        raise CorruptFileError(
+            f"{header.source.name}: the Transfer Syntax UID is not a valid UID; the file is "
+            "damaged."
+        )
     try:
         decoder = get_decoder(uid)
     except NotImplementedError as err:
