@@ -329,15 +329,10 @@ def _check_decoded(header: DicomHeader, frames: npt.NDArray[Any], rgb: bool) -> 
         )
 
 
-def _decode_into(
-    stack: Stack, dtype: np.dtype[Any], progress: Callable[[int, int], None] | None
-) -> npt.NDArray[Any]:
-    first = stack.first
-    rgb = output_photometric(first) == "RGB" or first.samples == 3
-    shape: tuple[int, ...] = (len(stack.items), first.rows, first.columns)
-    out = np.empty((*shape, 3) if rgb else shape, dtype=dtype)
-
-    # Frames grouped by file, so that each file is read and decoded once.
+def _group_by_file(
+    stack: Stack,
+) -> tuple[dict[str, list[tuple[int, int, float, float]]], dict[str, DicomHeader]]:
+    """Frames grouped by file (so each file is read and decoded once), and each file's header."""
     by_file: dict[str, list[tuple[int, int, float, float]]] = {}
     headers: dict[str, DicomHeader] = {}
     for k, item in enumerate(stack.items):
@@ -346,6 +341,18 @@ def _decode_into(
         by_file.setdefault(name, []).append(
             (k, item.frame.frame, item.frame.slope, item.frame.intercept)
         )
+    return by_file, headers
+
+
+def _decode_into(
+    stack: Stack, dtype: np.dtype[Any], progress: Callable[[int, int], None] | None
+) -> npt.NDArray[Any]:
+    first = stack.first
+    rgb = output_photometric(first) == "RGB" or first.samples == 3
+    shape: tuple[int, ...] = (len(stack.items), first.rows, first.columns)
+    out = np.empty((*shape, 3) if rgb else shape, dtype=dtype)
+
+    by_file, headers = _group_by_file(stack)
 
     def place(name: str, frames: npt.NDArray[Any]) -> None:
         _check_decoded(headers[name], frames, rgb)
