@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pydicom
+from pydicom.encaps import generate_frames
 from pydicom.errors import BytesLengthException
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.uid import UID, ExplicitVRBigEndian
 
+from dicom_io.codestream import JPEG_FAMILY, jpeg_frame_size
 from dicom_io.dicom_header import DicomHeader
 from dicom_io.errors import CorruptFileError, DecoderMissingError
 from dicom_io.stacking import Stack
@@ -175,6 +177,8 @@ class _Job:
     photometric: str
     bits_allocated: int
     modality_lut: bool
+    rows: int = 0
+    columns: int = 0
 
 
 def _job(header: DicomHeader, in_memory: bool = False) -> _Job:
@@ -189,6 +193,8 @@ def _job(header: DicomHeader, in_memory: bool = False) -> _Job:
         photometric=header.photometric,
         bits_allocated=header.bits_allocated,
         modality_lut=header.has_modality_lut_sequence,
+        rows=header.rows,
+        columns=header.columns,
     )
 
 
@@ -222,6 +228,8 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
             # The declared frames only: by default pydicom also returns any extra frames that
             # excess pixel data has room for, and the volume has no slot for them.
             ds.pixel_array_options(allow_excess_frames=False)
+            if job.transfer_syntax in JPEG_FAMILY:
+                _check_jpeg_frames(job, ds.PixelData)
             arr = ds.pixel_array
             if job.photometric == "PALETTE COLOR":
                 arr = _palette_to_rgb(apply_color_lut(arr, ds), job.bits_allocated)
@@ -252,6 +260,19 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
     if job.frames == 1:
         arr = arr[np.newaxis]
     return np.asarray(arr)
+
+
+def _check_jpeg_frames(job: _Job, pixel_data: bytes) -> None:
+    """Refuse JPEG frames declaring another size than the header's before a decoder runs (one
+    declaring zero lines never returns from pylibjpeg-libjpeg)."""
+    for number, frame in enumerate(generate_frames(pixel_data, number_of_frames=job.frames), 1):
+        size = jpeg_frame_size(frame)
+        if size is not None and size != (job.rows, job.columns):
+            # decode_job reports it as a CorruptFileError naming the file.
+            raise ValueError(
+                f"JPEG frame {number} declares {size[0]} x {size[1]} pixels, the header "
+                f"{job.rows} x {job.columns}"
+            )
 
 
 def _palette_to_rgb(rgb: npt.NDArray[Any], bits_allocated: int) -> npt.NDArray[Any]:
