@@ -30,6 +30,7 @@ from dicom_io.errors import (
     InputTooLargeError,
     MissingPixelDataError,
     RadLensError,
+    library_reason,
 )
 from dicom_io.limits import Limits
 from dicom_io.raw_values import RawView
@@ -411,7 +412,8 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
     try:
         dataset = _dcmread(source)
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as err:
-        raise CorruptFileError(f"{source.name}: unreadable DICOM file ({err}).") from err
+        reason = library_reason(err)
+        raise CorruptFileError(f"{source.name}: unreadable DICOM file ({reason}).") from err
     ds = RawView(dataset)
     sop_class = str(
         ds.get("SOPClassUID", "")
@@ -449,7 +451,8 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         series = ds.get("SeriesNumber")
         series_number = int(series) if series not in (None, "") else None
     except (TypeError, ValueError) as err:
-        raise CorruptFileError(f"{source.name}: invalid image attribute ({err}).") from err
+        reason = library_reason(err)
+        raise CorruptFileError(f"{source.name}: invalid image attribute ({reason}).") from err
     _check_sizes(source, ds, args, limits)
     if not 1 <= bits_stored <= args["bits_allocated"]:
         raise CorruptFileError(

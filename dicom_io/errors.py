@@ -7,6 +7,8 @@ what is wrong, where (the file name, never a patient identifier), and how to fix
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "CorruptFileError",
     "DecoderMissingError",
@@ -18,6 +20,7 @@ __all__ = [
     "RadLensError",
     "UnsafeArchiveError",
     "UnsupportedFileError",
+    "library_reason",
 ]
 
 
@@ -59,3 +62,21 @@ class InputNotFoundError(RadLensError, FileNotFoundError):
 
 class InvalidArgumentError(RadLensError, ValueError):
     """An argument (window, slice, series, plane...) is out of range or malformed."""
+
+
+_QUOTED = re.compile(r"""(['"]).*?\1|b(['"]).*?\2""")
+_NON_TEXT = re.compile(r"[^\x20-\x7e]")
+
+
+def library_reason(err: BaseException, limit: int = 160) -> str:
+    """A library's error as a short, single-line reason safe to show and log.
+
+    Libraries quote the values they choke on, and a value read from a damaged file may be a
+    patient's name or ID: quoted text is replaced by ``'…'``, non-printable characters dropped,
+    whitespace collapsed and the result cut to ``limit`` characters.
+    """
+    text = " ".join(_NON_TEXT.sub(" ", str(err)).split())
+    text = _QUOTED.sub("'…'", text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

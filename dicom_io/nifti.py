@@ -49,7 +49,12 @@ import numpy.typing as npt
 from nibabel.arrayproxy import ArrayProxy
 from nibabel.spatialimages import HeaderDataError
 
-from dicom_io.errors import CorruptFileError, InputTooLargeError, UnsupportedFileError
+from dicom_io.errors import (
+    CorruptFileError,
+    InputTooLargeError,
+    UnsupportedFileError,
+    library_reason,
+)
 from dicom_io.identity import hash_uid
 from dicom_io.limits import DEFAULT_LIMITS, Limits
 from dicom_io.orientation import orientation_of
@@ -208,7 +213,9 @@ def _parse_header(name: str, head: bytes) -> nib.Nifti1Header:
     try:
         return klass(binaryblock=head[:size], check=False)
     except (HeaderDataError, ValueError) as err:
-        raise CorruptFileError(f"{name}: unreadable NIfTI header ({err}).") from err
+        raise CorruptFileError(
+            f"{name}: unreadable NIfTI header ({library_reason(err)})."
+        ) from err
 
 
 def _check_layout(
@@ -250,7 +257,7 @@ def _check_layout(
         header.check_fix(logger=_LOG, error_level=40)  # type: ignore[no-untyped-call]
         slope, inter = header.get_slope_inter()  # type: ignore[no-untyped-call]
     except HeaderDataError as err:
-        raise CorruptFileError(f"{name}: invalid NIfTI header ({err}).") from err
+        raise CorruptFileError(f"{name}: invalid NIfTI header ({library_reason(err)}).") from err
     return _Layout(
         header,
         compressed,
@@ -319,7 +326,8 @@ def _frame_of(name: str, header: nib.Nifti1Header, spatial: tuple[int, int, int]
     try:
         ras = np.array(header.get_best_affine(), dtype=np.float64)  # type: ignore[no-untyped-call]
     except (HeaderDataError, ValueError) as err:
-        raise CorruptFileError(f"{name}: NIfTI qform/sform cannot be read ({err}).") from err
+        reason = library_reason(err)
+        raise CorruptFileError(f"{name}: NIfTI qform/sform cannot be read ({reason}).") from err
     ras[:3] *= _MM_PER_UNIT.get(int(header["xyzt_units"]) % 8, ("mm", 1.0))[1]
     with np.errstate(over="ignore", invalid="ignore"):
         # Finite entries can still overflow a voxel size (1e169 squared) or the determinant.

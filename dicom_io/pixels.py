@@ -32,7 +32,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian
 
 from dicom_io.codestream import JPEG_FAMILY, jpeg_frame_size
 from dicom_io.dicom_header import DicomHeader
-from dicom_io.errors import CorruptFileError, DecoderMissingError
+from dicom_io.errors import CorruptFileError, DecoderMissingError, library_reason
 from dicom_io.stacking import Stack
 from dicom_io.volume import Volume
 
@@ -236,7 +236,7 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
             if job.modality_lut:
                 arr = apply_modality_lut(arr, ds)
     except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError) as err:
-        reason = " ".join(str(err).split())[:240]
+        reason = library_reason(err, limit=240)
         raise CorruptFileError(
             f"{job.name}: cannot decode {UID(job.transfer_syntax).name} pixel data ({reason})."
         ) from err

@@ -493,3 +493,13 @@ def test_worker_process_failure_falls_back_to_threads(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pixels, "_decode_in_processes", broken)
     np.testing.assert_array_equal(load_study(tmp_path).default_series.volume.array, info.hu)
+
+
+def test_library_errors_are_shown_without_quoted_values():
+    from dicom_io.errors import library_reason
+
+    err = ValueError("invalid literal for int() with base 10: 'DOE^JANE 1234'\nmore")
+    reason = library_reason(err)
+    assert reason == "ValueError: invalid literal for int() with base 10: '…' more"
+    assert "DOE" not in library_reason(KeyError(b"\x00DOE^JANE"))
+    assert len(library_reason(RuntimeError("x" * 500))) <= len("RuntimeError: ") + 160
