@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
-from app.handlers_model import current_slice, run_model
+from app.handlers_model import current_slice, follow, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
@@ -120,22 +120,28 @@ def ask(
         )
 
     events = run_model(services, spec, settings.precision, cancel, task)
-    status, text = "", ""
-    while True:
-        try:
-            kind, value = next(events)
-        except StopIteration as done:
-            answer: Answer = done.value
-            break
-        if kind == "failed":  # give the question back; a gr.Error follows
-            yield question, before, history, None, marks, value, skip
-        elif kind == "status":
-            status = value
-            yield "", chat, history, cancel, marks, status, skip
-        else:
-            text += value
-            streamed = [*chat, {"role": "assistant", "content": text}]
-            yield skip, streamed, history, cancel, marks, status, skip
+    status = ""
+
+    def on_status(message: str) -> tuple[Any, ...]:
+        nonlocal status
+        status = message
+        return "", chat, history, cancel, marks, message, skip
+
+    answer: Answer = yield from follow(
+        events,
+        # give the question back; a gr.Error follows
+        lambda message: (question, before, history, None, marks, message, skip),
+        on_status,
+        lambda text, now: (
+            skip,
+            [*chat, {"role": "assistant", "content": text}],
+            history,
+            cancel,
+            marks,
+            now,
+            skip,
+        ),
+    )
 
     services.audit.record(
         Task.ASK,

@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
-from app.handlers_model import run_model
+from app.handlers_model import follow, run_model
 from app.handlers_report import record_task, report_text
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Image, pick_series, series_thumbnail
@@ -146,21 +146,19 @@ def compare(
         )
 
     events = run_model(services, spec, settings.precision, cancel, task)
-    status, text = "", ""
-    while True:
-        try:
-            kind, value = next(events)
-        except StopIteration as done:
-            report: Report = done.value
-            break
-        if kind == "failed":  # a gr.Error follows
-            yield skip, skip, skip, None, value
-        elif kind == "status":
-            status = value
-            yield "", "", None, cancel, status
-        else:
-            text += value
-            yield text, skip, skip, cancel, status
+    status = ""
+
+    def on_status(message: str) -> tuple[Any, ...]:
+        nonlocal status
+        status = message
+        return "", "", None, cancel, message
+
+    report: Report = yield from follow(
+        events,
+        lambda message: (skip, skip, skip, None, message),
+        on_status,
+        lambda text, now: (text, skip, skip, cancel, now),
+    )
 
     report = replace(report, study=replace(report.study, study_key=study.key))
     record_task(services, Task.COMPARE, user, report, report.raw)

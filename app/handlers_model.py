@@ -13,7 +13,7 @@ and returns the task's value. Core errors become :class:`gr.Error` with their on
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import gradio as gr
 
@@ -25,7 +25,7 @@ from models.backends.base import Backend, CancelToken
 from models.errors import ModelNotFoundError
 from models.registry import ModelSpec
 
-__all__ = ["Event", "current_slice", "load_backend", "run_model"]
+__all__ = ["Event", "current_slice", "follow", "load_backend", "run_model"]
 
 T = TypeVar("T")
 Event = tuple[Literal["status", "failed", "text"], str]
@@ -85,3 +85,31 @@ def run_model(
         return value
     except (RadLensError, ValueError) as err:
         raise gr.Error(str(err)) from err
+
+
+def follow(
+    events: Generator[Event, None, T],
+    failed: Callable[[str], tuple[Any, ...]],
+    status: Callable[[str], tuple[Any, ...]],
+    text: Callable[[str, str], tuple[Any, ...]],
+) -> Generator[tuple[Any, ...], None, T]:
+    """Turn :func:`run_model`'s events into a pane's widget updates; return the task's result.
+
+    ``failed(message)`` and ``status(message)`` build the updates for those events,
+    ``text(streamed_so_far, status)`` the update for each new piece of streamed text.
+    """
+    current, streamed = "", ""
+    while True:
+        try:
+            kind, value = next(events)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        if kind == "failed":  # a gr.Error follows
+            yield failed(value)
+        elif kind == "status":
+            current = value
+            yield status(current)
+        else:
+            streamed += value
+            yield text(streamed, current)

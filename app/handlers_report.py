@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
-from app.handlers_model import current_slice, run_model
+from app.handlers_model import current_slice, follow, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
@@ -161,21 +161,19 @@ def draft(
         )
 
     events = run_model(services, spec, settings.precision, cancel, task)
-    status, text = "", ""
-    while True:
-        try:
-            kind, value = next(events)
-        except StopIteration as done:
-            report: Report = done.value
-            break
-        if kind == "failed":  # a gr.Error follows
-            yield skip, skip, skip, skip, None, skip, value, skip
-        elif kind == "status":
-            status = value
-            yield "", findings_update(None), "", None, cancel, skip, status, ""
-        else:
-            text += value
-            yield text, skip, skip, skip, cancel, skip, status, skip
+    status = ""
+
+    def on_status(message: str) -> DraftUpdate:
+        nonlocal status
+        status = message
+        return "", findings_update(None), "", None, cancel, skip, message, ""
+
+    report: Report = yield from follow(
+        events,
+        lambda message: (skip, skip, skip, skip, None, skip, message, skip),
+        on_status,
+        lambda text, now: (text, skip, skip, skip, cancel, skip, now, skip),
+    )
 
     record_task(services, Task.REPORT, user, report, report.raw, study)
     marks = Marks(series_index=series.index, boxes=report.boxes)
