@@ -130,6 +130,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.memory import peak_bytes, reset_peak, rss_bytes  # noqa: E402 - needs ROOT on the path
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -490,7 +492,7 @@ class Memory:
 
             self.before_load, _total = torch.cuda.mem_get_info(torch.device(self.device))
         else:
-            self.before_load = _rss_bytes()
+            self.before_load = rss_bytes()
 
     def start_case(self) -> None:
         _release_memory()
@@ -499,7 +501,7 @@ class Memory:
 
             torch.cuda.reset_peak_memory_stats(torch.device(self.device))
         else:
-            _reset_peak_rss()
+            reset_peak()
 
     def end_case(self) -> tuple[float, float | None]:
         """(peak GB, device GB in use or None): see the module docstring."""
@@ -511,7 +513,7 @@ class Memory:
             peak = torch.cuda.max_memory_allocated(dev)
             free, _total = torch.cuda.mem_get_info(dev)
             return peak / GB, (self.before_load - free) / GB
-        return max(0, _peak_rss_bytes() - self.before_load) / GB, None
+        return max(0, peak_bytes() - self.before_load) / GB, None
 
 
 def _release_memory() -> None:
@@ -522,40 +524,6 @@ def _release_memory() -> None:
         return
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def _proc_status(key: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _rss_bytes() -> int:
-    value = _proc_status("VmRSS")
-    if value is not None:
-        return value
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _reset_peak_rss() -> None:
-    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0; else a no-op)."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def _peak_rss_bytes() -> int:
-    value = _proc_status("VmHWM")
-    return value if value is not None else _rss_bytes()
 
 
 # --------------------------------------------------------------------------- measuring

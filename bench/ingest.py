@@ -39,35 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.memory import peak_bytes, reset_peak, rss_bytes  # noqa: E402 - needs ROOT on the path
+
 TOOLS = ("radlens", "simpleitk", "monai", "dcm2niix", "dcm2niix-headers")
 SERIES = {"plain": "1.2.840.10008.1.2.1", "j2k": "1.2.840.10008.1.2.4.90"}
 MIB = 1024 * 1024
 
 
 # ---------------------------------------------------------------- child side: one measurement
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _summary(array: np.ndarray) -> dict[str, Any]:
@@ -133,13 +112,13 @@ def _measure_python(tool: str, folder: Path) -> dict[str, Any]:
         "monai": _prepare_monai,
     }[tool]()
     gc.collect()
-    base = _rss_bytes()
-    exact = _reset_peak()
+    base = rss_bytes()
+    exact = reset_peak()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu, wall = time.process_time(), time.perf_counter()
     result = run(folder)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak = _peak_bytes() - base
+    peak = peak_bytes() - base
     # Worker processes (RadLens decodes large compressed series in them) count too: their CPU,
     # and the largest worker's peak RSS (imports included) for each worker that ran.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

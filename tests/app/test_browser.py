@@ -27,6 +27,7 @@ from dicom_io.display import render_slice
 from dicom_io.loader import load_study
 from dicom_io.overlay import HIGHLIGHT_COLOUR, REGION_COLOUR
 from tests.app.conftest import CHROMIUM, CHROMIUM_MISSING, RadLensServer, scripted
+from tests.app.test_ui_handlers import NODULE_BOX
 from tests.app.test_ui_panes import reply
 from tests.synthetic import write_ct_series, write_multi_series_folder
 
@@ -235,29 +236,6 @@ def test_chat_report_and_export_with_the_tiny_model(
     screenshot("exported")
 
 
-CT_REPORT = """Technique:
-CT of the chest.
-
-Findings:
-Lungs and airways: A 12 mm nodule in the right upper lobe.
-Pleura: Unremarkable.
-Heart and great vessels: Unremarkable.
-Mediastinum and hila: Unremarkable.
-Chest wall and bones: Unremarkable.
-Upper abdomen: Unremarkable.
-
-Impression:
-1. Right upper lobe nodule.
-"""
-# Slice 10 of the 64 x 32 CT below, padded to a 64-pixel square for MedGemma: y 32..48,
-# x 24..40 - 16 = 8..24 source columns, shown at x 16..48 (columns stretched x2).
-NODULE = """The nodule lies in the right upper lobe.
-Final Answer:
-```json
-[{"box_2d": [500, 375, 750, 625], "label": "nodule", "slice": 10}]
-```"""
-
-
 @pytest.fixture(scope="module")
 def scripted_server(start_server: Callable[..., RadLensServer]) -> RadLensServer:
     """A model that writes MedGemma's text slowly (0.1 s per piece): reports, boxes,
@@ -358,7 +336,7 @@ def test_findings_regions_and_stop_on_a_ct(
     # Stopped part way: what was written is the start of the scripted text, with no box.
     written = answer.inner_text().removesuffix("(stopped)").strip()
     assert written
-    assert NODULE.startswith(written)
+    assert NODULE_BOX.startswith(written)
     assert "Final Answer" not in written
     expect(page.locator("#chat [data-testid='user']")).to_contain_text(
         "about the region on slice 10: x 9-23, y 34-46 px"

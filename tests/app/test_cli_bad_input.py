@@ -133,10 +133,10 @@ _RUNNER = textwrap.dedent(
     """
     import contextlib, io, json, sys, time
     from app.cli import main
+    from tests.memory import peak_bytes, reset_peak
     # ru_maxrss would include the pytest process this one was forked from: reset the kernel's
     # peak-RSS mark (VmHWM) now, after the imports, and read it at the end.
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
+    reset_peak()
     results = []
     for path in sys.argv[1:]:
         err = io.StringIO()
@@ -145,8 +145,7 @@ _RUNNER = textwrap.dedent(
             code = main(["info", path])
         results.append({"code": code, "stderr": err.getvalue(),
                         "seconds": time.perf_counter() - start})
-    status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
-    peak_mb = int(status) / 1024
+    peak_mb = peak_bytes() / 1024**2
     print(json.dumps({"results": results, "peak_mb": peak_mb}))
     """
 )

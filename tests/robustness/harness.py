@@ -15,9 +15,7 @@ test data, MIT) plus two small synthetic PNGs written here. A case is fully dete
 from __future__ import annotations
 
 import io
-import os
 import random
-import resource
 import signal
 import sys
 import time
@@ -41,6 +39,7 @@ from dicom_io.errors import RadLensError
 from dicom_io.limits import Limits
 from dicom_io.loader import load_study
 from tests.files import data_file
+from tests.memory import peak_bytes, reset_peak, rss_bytes
 from tests.robustness.mutations import mutate
 
 __all__ = [
@@ -228,29 +227,6 @@ def _time_guard(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
         if outer > 0:
             signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _check_loaded(path: Path, limits: Limits) -> None:
