@@ -88,6 +88,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         auth=args.auth,
         study=args.study,
         model=args.model,
+        precision=args.precision,
+        device=args.device,
     )
 
 
@@ -130,6 +132,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model id (see `radlens models`)")
     p.add_argument("--auth", help="USER:PASS (required when --host is not loopback)")
     p.add_argument("--study", help="study to open at start (default: the bundled demo)")
+    p.add_argument("--precision", default="auto", choices=["auto", "nf4", "int8", "bf16", "fp32"])
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: the GPU when it fits)")
     p.set_defaults(func=_cmd_serve)
     add_models_parsers(sub)
     add_task_parsers(sub)

@@ -12,8 +12,10 @@ import atexit
 import ipaddress
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,15 +76,35 @@ def _private_temp_dir() -> Path:
 
 
 def server_services(
-    auth: tuple[str, str] | None, study: str | Path | None = None, model: str | None = None
+    auth: tuple[str, str] | None,
+    study: str | Path | None = None,
+    model: str | None = None,
+    precision: str = "auto",
+    device: str | None = None,
 ) -> Services:
     """The services ``radlens serve`` runs with: the demo study unless ``study`` is given, and
     the scripting API only when there is no login (``auth`` None)."""
     from app.services import Services
 
     return Services(
-        initial_study=Path(study) if study else DEMO_STUDY, model_id=model, api=auth is None
+        initial_study=Path(study) if study else DEMO_STUDY,
+        model_id=model,
+        precision=precision,
+        device=device,
+        api=auth is None,
     )
+
+
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, systemd, Docker) a normal exit, so ``atexit`` removes the
+    private temporary folder holding uploads and exports."""
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up
+        sys.exit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def serve(
@@ -91,15 +113,18 @@ def serve(
     auth: str | None = None,
     study: str | None = None,
     model: str | None = None,
+    precision: str = "auto",
+    device: str | None = None,
 ) -> int:
-    """Build the UI and serve it until interrupted. Returns the exit code."""
+    """Build the UI and serve it until interrupted (Ctrl-C or SIGTERM). Returns the exit code."""
     credentials = parse_auth(auth)
     check_binding(host, credentials)
+    _exit_on_sigterm()
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(_private_temp_dir())
     from app.ui import build_ui
 
-    services = server_services(credentials, study, model)
+    services = server_services(credentials, study, model, precision, device)
     print(f"RadLens on http://{host}:{port}", file=sys.stderr)
     launch(build_ui(services), host, port, auth=credentials)
     return 0
