@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.files import data_file
+
+if TYPE_CHECKING:
+    from tests.models.serving import Server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -35,3 +39,12 @@ def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.models.tiny import tiny_checkpoint
 
     return tiny_checkpoint("qwen2_5_vl", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def transformers_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real ``transformers serve`` for the session, serving both tiny checkpoints (see
+    tests/models/serving.py)."""
+    from tests.models.serving import serve_tiny_checkpoints
+
+    yield from serve_tiny_checkpoints(tmp_path_factory)

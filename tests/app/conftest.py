@@ -212,15 +212,6 @@ def screenshot(
 # --- models for the assistant panes ------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def tiny_gemma3(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny random-weight Gemma3 checkpoint (built once per session, shared with
-    tests/models)."""
-    from tests.models.tiny import tiny_checkpoint
-
-    return tiny_checkpoint("gemma3", tmp_path_factory)
-
-
 class ScriptedBackend:
     """A backend that writes prepared model text: for UI wiring tests only.
 
