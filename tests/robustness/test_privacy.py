@@ -10,7 +10,6 @@ input files' checksums must be unchanged.
 from __future__ import annotations
 
 import logging
-import subprocess
 from pathlib import Path
 
 import pydicom
@@ -18,41 +17,12 @@ import pytest
 
 from app.cli import main
 from tests.files import sha256_tree
-from tests.synthetic import write_ct_series
-
-SENTINELS = {
-    "PatientName": "ZQXSENTINEL^NAME",
-    "PatientID": "ZQX-ID-4242",
-    "PatientBirthDate": "19370412",
-    "AccessionNumber": "ZQXACC99",
-    "InstitutionName": "ZQX SENTINEL INSTITUTE",
-}
-NEEDLES = ["ZQXSENTINEL", "ZQX-ID-4242", "19370412", "ZQXACC99", "ZQX SENTINEL"]
+from tests.robustness.sentinel import leaks, readable_texts, write_sentinel_study
 
 
 @pytest.fixture(scope="module")
 def sentinel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sentinel") / "study"
-    info = write_ct_series(folder, slices=6, rows=64, columns=64)
-    for path in info.paths:
-        ds = pydicom.dcmread(path)
-        for keyword, value in SENTINELS.items():
-            setattr(ds, keyword, value)
-        ds.save_as(path)
-    return folder
-
-
-def _texts(folder: Path) -> list[tuple[str, str]]:
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        found.append((path.name, data.decode("latin-1")))
-        if path.suffix == ".pdf":
-            text = subprocess.run(
-                ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-            ).stdout
-            found.append((f"{path.name} (text)", text))
-    return found
+    return write_sentinel_study(tmp_path_factory.mktemp("sentinel") / "study")
 
 
 def test_no_identifier_leaves_through_any_path(
@@ -93,11 +63,9 @@ def test_no_identifier_leaves_through_any_path(
         outputs.append((f"radlens {args[0]} stdout", captured.out))
         outputs.append((f"radlens {args[0]} stderr", captured.err))
     outputs.append(("log records", "\n".join(r.getMessage() for r in caplog.records)))
-    outputs.extend(_texts(out))
-    assert len(_texts(out)) >= 10  # png, prepared images + json, five reports, pdf text
-    for where, text in outputs:
-        for needle in NEEDLES:
-            assert needle not in text, f"{needle!r} leaked into {where}"
+    written = readable_texts(out)
+    assert len(written) >= 10  # png, prepared images + json, five reports, pdf text
+    assert leaks(outputs + written) == []
     assert sha256_tree(sentinel_study) == before
     # The DICOM SR is de-identified, not blank: it still names a (pseudonymous) patient.
     sr = pydicom.dcmread(out / "report.dcm")
