@@ -245,8 +245,17 @@ def check_report(
     cancel = CancelToken()
     skip = gr.skip()
 
+    progress = ""
+
     def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
-        return check(edited, series, backend, spec, options=options)
+        def on_progress(done: int, total: int) -> None:
+            nonlocal progress
+            progress = f"Checking the report: model call {done + 1} of {total} (Stop ends it)."
+            on_delta("\n")  # wakes the loop below, which shows ``progress``
+
+        return check(
+            edited, series, backend, spec, options=options, cancel=cancel, on_progress=on_progress
+        )
 
     events = run_model(services, spec, settings.precision, cancel, task)
     status = ""
@@ -258,7 +267,7 @@ def check_report(
             break
         if kind in ("failed", "status"):
             status = value
-            yield skip, skip, skip, skip, cancel, skip, status
+        yield skip, skip, skip, skip, cancel, skip, progress if kind == "text" else status
     record_task(services, Task.CHECK, user, checked, _check_lines(checked), study)
     marks = Marks(series_index=series.index, boxes=checked.boxes)
     yield (

@@ -283,6 +283,7 @@ def _probe(
     settings: GenerationSettings,
     inputs: ModelInputs,
     blank: bool = False,
+    cancel: CancelToken | None = None,
 ) -> bool | None:
     finding = finding.strip().rstrip(".")
     if blank:
@@ -292,7 +293,8 @@ def _probe(
     else:
         fields = {"finding": finding, "polarity": polarity}
         prepared = prepare(series, spec, "check_probe", fields=fields, inputs=inputs)
-    return parse_yes_no(run(backend, prepared, settings).text)
+    result = run(backend, prepared, settings, cancel=cancel)
+    return None if result.finish_reason == "cancelled" else parse_yes_no(result.text)
 
 
 def check(
@@ -303,22 +305,43 @@ def check(
     *,
     options: InputOptions | None = None,
     settings: GenerationSettings | None = None,
+    cancel: CancelToken | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Probe each abnormal finding and its negation; flag contradictions and blind answers.
 
     A finding is verified when the model says yes to "does it show X?" and no to "is it free of
     X?"; anything else, or a finding that could not be localized, marks it unverified. One
     control question about a blank image catches a model that answers without looking.
+
+    ``on_progress(done, total)`` is called before each model call. When ``cancel`` is set the
+    check stops after the current call: the findings not probed keep their status and a line of
+    :attr:`Report.checks` says how far it got.
     """
     settings = settings or GenerationSettings(max_new_tokens=96)
     inputs = build_inputs(series, spec.family, options, context_limit=spec.context_length)
     abnormal = [
         f for f in report.all_findings if not f.is_normal and f.status is not FindingStatus.UNABLE
     ]
+    total = 2 * len(abnormal) + (1 if abnormal else 0)
+    calls = 0
+
+    def probe(finding: str, polarity: str, blank: bool = False) -> bool | None:
+        nonlocal calls
+        if on_progress is not None:
+            on_progress(calls, total)
+        calls += 1
+        return _probe(series, spec, backend, finding, polarity, settings, inputs, blank, cancel)
+
+    def stopped() -> bool:
+        return cancel is not None and cancel.cancelled
+
     checked: dict[int, Finding] = {}
     for finding in abnormal:
-        present = _probe(series, spec, backend, finding.text, "present", settings, inputs)
-        absent = _probe(series, spec, backend, finding.text, "absent", settings, inputs)
+        present = probe(finding.text, "present")
+        absent = None if stopped() else probe(finding.text, "absent")
+        if stopped():
+            break
         flags = list(finding.flags)
         if present is True and absent is False:
             status = FindingStatus.VERIFIED
@@ -330,17 +353,18 @@ def check(
             flags.append("not localized on the images")
         checked[id(finding)] = replace(finding, status=status, flags=tuple(flags))
     checks = list(report.checks)
-    calls = 2 * len(abnormal)
-    if abnormal:
-        control = _probe(
-            series, spec, backend, abnormal[0].text, "present", settings, inputs, blank=True
-        )
-        calls += 1
-        if control is not False:
+    if abnormal and not stopped():
+        control = probe(abnormal[0].text, "present", blank=True)
+        if control is not False and not stopped():
             checks.append(
                 f"control: asked about a blank image, the model answered {_word(control)} "
                 "(expected no): it may answer without looking at the images"
             )
+    if stopped():
+        checks.append(
+            f"check stopped: {len(checked)} of {len(abnormal)} abnormal finding(s) probed, "
+            "the others keep their status"
+        )
     checks.append(
         f"check: {calls} extra model call(s) (2 probes per abnormal finding + 1 control)"
     )

@@ -195,6 +195,26 @@ def test_check_probes_the_edited_report(studies: tuple[Study, Study], tmp_path: 
         next(report.check_report(services, None, "", current, *values))
 
 
+def test_check_shows_progress_and_stop_ends_it(studies: tuple[Study, Study], tmp_path: Path):
+    current, _ = studies
+    services, backend = _services(tmp_path, delay=0.02)
+    *_, last = drive(drafting(services, current))
+    text, drafted = last[0], last[3]
+    before = len(backend.calls)
+    checking = report.check_report(services, drafted, text, current, *widgets(services.spec().id))
+    statuses = []
+    for update in checking:
+        *_, cancel, _marks, status = update
+        statuses.append(status)
+        if status.startswith("Checking the report: model call 2 of "):
+            chat.stop(cancel)
+    *_, checked, cancel, _marks, _status = update
+    assert statuses[-2].startswith("Checking the report: model call 2 of 5")  # 2 findings
+    assert cancel is None
+    assert len(backend.calls) - before == 2  # the call running at Stop ended, no other began
+    assert any(c.startswith("check stopped: 0 of 2 abnormal finding(s)") for c in checked.checks)
+
+
 def test_series_thumbnails(tmp_path: Path):
     write_multi_series_folder(tmp_path, slices=10, rows=32, columns=32)
     study = load_study(tmp_path)

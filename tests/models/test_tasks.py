@@ -211,6 +211,39 @@ def test_check_marks_contradicted_and_ungrounded_findings():
     assert any("check: 9 extra model call(s)" in c for c in checked.checks)
 
 
+def test_check_reports_progress_and_stops_when_cancelled():
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec("medgemma-1.5-4b")
+    report = from_text(series, prepare(series, spec, "report"), MEDGEMMA_REPORT)
+    yes, no = "Final Answer: yes", "Final Answer: no"
+    backend = Scripted(
+        {
+            "show Patchy opacity": [yes],
+            "free of Patchy opacity": [no],
+            "show Small right pleural effusion": [yes],
+        }
+    )
+    cancel = CancelToken()
+    progress: list[tuple[int, int]] = []
+
+    def on_progress(done: int, total: int) -> None:
+        progress.append((done, total))
+        if done == 2:  # the user stops it once the first finding has been probed
+            cancel.cancel()
+
+    checked = check(report, series, backend, spec, cancel=cancel, on_progress=on_progress)
+    # 4 abnormal findings: 8 probes + 1 control; the third call ran (cancelled backends finish
+    # the call in progress) and nothing after it.
+    assert progress == [(0, 9), (1, 9), (2, 9)]
+    assert len(backend.prompts) == 3
+    lungs = next(f for f in checked.findings if f.section == "Lungs")
+    assert lungs.flags == ("not localized on the images",)  # probed: consistent, no box
+    untouched = [f for f in checked.all_findings if f.section != "Lungs"]
+    assert [f.status for f in untouched] == [f.status for f in report.all_findings[1:]]
+    assert "check stopped: 1 of 4 abnormal finding(s) probed" in checked.checks[-2]
+    assert checked.checks[-1].startswith("check: 3 extra model call(s)")
+
+
 def test_compare_reads_interval_changes(tmp_path):
     series = load_study(DEMO_CXR).default_series
     spec = get_spec("lingshu-7b")
