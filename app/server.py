@@ -136,13 +136,15 @@ def launch(
     port: int,
     auth: tuple[str, str] | None = None,
     prevent_thread_lock: bool = False,
+    queue: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> None:
-    """Queue and launch ``blocks`` with RadLens' settings; ``overrides`` replace launch options."""
+    """Queue and launch ``blocks`` with RadLens' settings; ``queue`` replaces keys of
+    :data:`QUEUE` (``max_size``, ...) and ``overrides`` replace launch options."""
     from app.ui import launch_options
 
     options = {**launch_options(), "auth": auth, **overrides}
-    blocks.queue(**QUEUE).launch(
+    blocks.queue(**{**QUEUE, **(queue or {})}).launch(
         server_name=host,
         server_port=port,
         prevent_thread_lock=prevent_thread_lock,
