@@ -7,7 +7,8 @@ model's text streams into the comparison box (Stop cancels it), then the finishe
 replaces it, each finding with its interval change in brackets, and the changes are listed in a
 table. Both studies are shown to the model whole (sampled as the settings say), or their middle
 slice in ``current`` mode: the viewer's slice and range do not carry over to a prior whose
-geometry differs. The run is recorded in the audit log (hashes only).
+geometry differs. The run is recorded in the audit log (hashes only). The comparison exports
+like a report (the Report pane's ``export`` handler), with the clinician's edits of its box.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
 from models.backends.base import Backend, CancelToken
-from models.report import Finding, Report
+from models.report import Report
 from models.tasks import compare as compare_task
 from models.technique import describe_technique
 
-__all__ = ["changes_markdown", "compare", "compare_text", "open_prior", "show_prior"]
+__all__ = ["changes_markdown", "compare", "open_prior", "show_prior"]
 
 # compare() yields: (comparison text, changes table, report, cancel token, model status)
 CompareUpdate = tuple[Any, Any, Any, CancelToken | None, str]
@@ -63,24 +64,6 @@ def open_prior(services: Services, files: list[str] | None) -> tuple[Any, ...]:
     choices = [(series.label(), series.index) for series in prior.series]
     preview, info = show_prior(prior, chosen.index)
     return prior, gr.update(choices=choices, value=chosen.index), preview, info
-
-
-def _with_change(finding: Finding) -> Finding:
-    return (
-        replace(finding, text=f"{finding.text} [{finding.change}]") if finding.change else finding
-    )
-
-
-def compare_text(report: Report) -> str:
-    """The comparison as editable text: the report's lines, each finding's change in brackets
-    (``[worse]``), as the model is asked to write them."""
-    return report_text(
-        replace(
-            report,
-            findings=tuple(_with_change(f) for f in report.findings),
-            impression=tuple(_with_change(f) for f in report.impression),
-        )
-    )
 
 
 def _cell(text: str) -> str:
@@ -162,4 +145,4 @@ def compare(
 
     report = replace(report, study=replace(report.study, study_key=study.key))
     record_task(services, Task.COMPARE, user, report, report.raw)
-    yield compare_text(report), changes_markdown(report), report, None, status
+    yield report_text(report), changes_markdown(report), report, None, status

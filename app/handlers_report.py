@@ -322,14 +322,15 @@ def export(
     study: Study | None,
     *,
     user: str = LOCAL_USER,
+    missing: str = "Draft a report first.",
 ) -> tuple[Any, str]:
-    """Write the report, with the clinician's edits of the report box, as ``suffix``: (the
-    file box showing it, note).
+    """Write the report (or comparison), with the clinician's edits of its box, as ``suffix``:
+    (the file box showing it, note). ``missing`` is the error when there is nothing to export.
 
     The file is given as a ``str``: Gradio 6's ``gr.File`` refuses a ``Path``.
     """
     if report is None:
-        raise gr.Error("Draft a report first.")
+        raise gr.Error(missing)
     edited = edited_report(report, text)
     try:
         path = services.export(edited, suffix or ".md", _report_series(report, study))

@@ -216,6 +216,22 @@ def _compare_tab(ui: SimpleNamespace) -> None:
     )
     gr.Markdown(DISCLAIMER, elem_classes="disclaimer", elem_id="compare-disclaimer")
     ui.changes = gr.Markdown(elem_id="compare-changes")
+    with gr.Row():
+        ui.compare_export_format = gr.Dropdown(
+            report.EXPORT_FORMATS,
+            value=".md",
+            label="Export the comparison as",
+            elem_id="compare-export",
+            scale=2,
+        )
+        ui.compare_export_button = gr.Button("Export", elem_id="compare-export-button", scale=1)
+    ui.compare_export_file = gr.File(
+        label="Exported comparison",
+        elem_id="compare-export-file",
+        interactive=False,
+        visible=False,
+    )
+    ui.compare_export_note = gr.Markdown(elem_id="compare-export-note")
 
 
 def _layout(services: Services) -> SimpleNamespace:

@@ -325,6 +325,12 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
         **GPU,
         **HIDDEN,
     )
+    ui.compare_export_button.click(
+        _for_user(partial(report.export, services, missing="Run a comparison first.")),
+        inputs=[ui.compared, ui.compare_export_format, ui.compare_box, ui.study],
+        outputs=[ui.compare_export_file, ui.compare_export_note],
+        **HIDDEN,
+    )
 
 
 def _wire_settings(services: Services, ui: SimpleNamespace) -> None:

@@ -1,9 +1,11 @@
 """The report as editable text, and the clinician's edits read back into a report.
 
 :func:`report_to_text` writes the sections and ``Heading: text`` lines a model writes (with each
-finding's status mark); :func:`revise` reads an edited text back: unchanged findings keep their
-status, flags and boxes; edited or added ones are marked as the clinician's, without boxes (a box
-drawn for other words would no longer be grounded); removed ones are gone.
+finding's status mark, and in a comparison its interval change in brackets, ``[worse]``, as the
+model is asked to write it); :func:`revise` reads an edited text back: unchanged findings keep
+their status, flags and boxes; edited or added ones are marked as the clinician's, without boxes
+(a box drawn for other words would no longer be grounded); removed ones are gone. A finding whose
+words stay but whose interval change the clinician rewrote keeps its box and is marked edited.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 from models.report import Finding, FindingStatus, Report
-from models.report_text import EDITED, STATUS_MARKS, parse_report_text, strip_mark
+from models.report_text import EDITED, STATUS_MARKS, parse_change, parse_report_text, strip_mark
 
 __all__ = ["report_to_text", "revise"]
 
 
 def _line(finding: Finding) -> str:
     mark = STATUS_MARKS[finding.status.value]
+    change = f" [{finding.change}]" if finding.change else ""
     if finding.text.lower().startswith(mark.strip("[] ")):  # "Unable to assess: ..."
-        return finding.text
-    return f"{mark}{finding.text}"
+        return f"{finding.text}{change}"
+    return f"{mark}{finding.text}{change}"
+
+
+def _is_comparison(report: Report) -> bool:
+    return bool(report.comparison) or any(f.change for f in report.all_findings)
 
 
 def report_to_text(report: Report) -> str:
@@ -38,13 +45,19 @@ def report_to_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _match(section: str, text: str, old: list[Finding], edited: list[str]) -> Finding:
-    clean = strip_mark(text)
+def _match(
+    section: str, text: str, old: list[Finding], edited: list[str], compared: bool
+) -> Finding:
+    clean, change = parse_change(strip_mark(text)) if compared else (strip_mark(text), None)
     for k, finding in enumerate(old):
         if finding.section == section and strip_mark(finding.text) == clean:
-            return old.pop(k)  # unchanged: keep status, flags and boxes
+            kept = old.pop(k)  # the same words: keep status, flags and boxes
+            if kept.change == change:
+                return kept
+            edited.append(section)
+            return replace(kept, change=change, flags=(*kept.flags, EDITED))
     edited.append(section)
-    return Finding(section=section, text=clean, flags=(EDITED,))
+    return Finding(section=section, text=clean, change=change, flags=(EDITED,))
 
 
 def revise(report: Report, text: str) -> Report:
@@ -53,8 +66,11 @@ def revise(report: Report, text: str) -> Report:
     parsed = parse_report_text(text, headings)
     old_findings, old_impression = list(report.findings), list(report.impression)
     edited: list[str] = []
-    findings = tuple(_match(h, t, old_findings, edited) for h, t in parsed.findings)
-    impression = tuple(_match("Impression", t, old_impression, edited) for t in parsed.impression)
+    compared = _is_comparison(report)
+    findings = tuple(_match(h, t, old_findings, edited, compared) for h, t in parsed.findings)
+    impression = tuple(
+        _match("Impression", t, old_impression, edited, compared) for t in parsed.impression
+    )
     # Old findings left unmatched were either rewritten (counted among the edited) or deleted.
     removed = max(0, len(old_findings) + len(old_impression) - len(edited))
     if not edited and not removed:

@@ -4,6 +4,7 @@ their handlers (as Gradio calls them), with a scripted MedGemma text for the wir
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -141,6 +142,25 @@ def test_compare_streams_the_interval_changes(studies: tuple[Study, Study], tmp_
         "Current study, from its metadata: CT of the chest (SYNTHETIC CHEST 1.25mm), axial, 20"
         in prompt
     )
+
+
+def test_a_comparison_exports_with_the_clinicians_edits(
+    studies: tuple[Study, Study], tmp_path: Path
+):
+    current, prior = studies
+    services, _ = _services(tmp_path)
+    text, _table, compared, _cancel, _status = drive(_comparing(services, prior, current))[-1]
+    with pytest.raises(gr.Error, match="Run a comparison first"):
+        report.export(services, None, ".md", "", current, missing="Run a comparison first.")
+    edited = text.replace("effusion [improved]", "effusion [resolved]")
+    shown, note = report.export(services, compared, ".md", edited, current)
+    markdown = Path(shown["value"]).read_text()
+    assert "12 mm nodule in the right upper lobe, was 8 mm (change: worse)" in markdown
+    assert "Small right pleural effusion (change: resolved)" in markdown
+    assert "Prior study" in markdown or "Comparison" in markdown
+    assert note.startswith("Exported with your edits (1 finding(s) changed or added")
+    lines = services.audit.path.read_text().splitlines()
+    assert [json.loads(line)["task"] for line in lines] == ["compare", "export"]
 
 
 def test_stop_ends_a_comparison(studies: tuple[Study, Study], tmp_path: Path):

@@ -70,3 +70,53 @@ def test_removed_findings_are_gone():
     revised = revise(report, text)
     assert "Bones and soft tissues" not in [f.section for f in revised.findings]
     assert revised.notes[-1].endswith("1 removed")
+
+
+def _compared():
+    report = _report()
+    changes = {"Lungs": "worse", "Pleura": "improved"}
+    return report.__class__(
+        **{
+            **report.__dict__,
+            "comparison": "Prior radiograph of the chest.",
+            "findings": tuple(
+                f.__class__(**{**f.__dict__, "change": changes.get(f.section)})
+                for f in report.findings
+            ),
+        }
+    )
+
+
+def test_a_comparison_round_trips_with_its_interval_changes():
+    compared = _compared()
+    text = report_to_text(compared)
+    assert "Lungs: [unverified] Patchy opacity in the right lower zone, suspicious for " in text
+    assert "consolidation. [worse]\n" in text
+    assert "Pleura: Small right pleural effusion. [improved]" in text
+    assert revise(compared, text) is compared
+
+
+def test_an_edited_interval_change_is_the_clinicians_and_keeps_the_box():
+    compared = _compared()
+    text = report_to_text(compared).replace("[improved]", "[unchanged]")
+    text = text.replace("Lines and tubes: None.", "Lines and tubes: New right chest drain [new]")
+    revised = revise(compared, text)
+    by_section = {f.section: f for f in revised.findings}
+    lungs = next(f for f in compared.findings if f.section == "Lungs")
+    assert by_section["Lungs"] is lungs  # untouched, box and all
+    pleura = by_section["Pleura"]
+    assert (pleura.text, pleura.change) == ("Small right pleural effusion.", "unchanged")
+    assert pleura.flags[-1] == "edited by the clinician"
+    tubes = by_section["Lines and tubes"]
+    assert (tubes.text, tubes.change, tubes.flags) == (
+        "New right chest drain",
+        "new",
+        ("edited by the clinician",),
+    )
+
+
+def test_brackets_in_a_plain_report_are_words():
+    report = _report()
+    text = report_to_text(report).replace("Lines and tubes: None.", "Lines and tubes: [new] line")
+    tubes = next(f for f in revise(report, text).findings if f.section == "Lines and tubes")
+    assert (tubes.text, tubes.change) == ("[new] line", None)
