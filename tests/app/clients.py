@@ -16,7 +16,6 @@ Shared by the load test (``tests/app/test_load.py``) and the load benchmark (``b
 from __future__ import annotations
 
 import math
-import socket
 import threading
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from dicom_io.loader import load_study
 from models.backends.base import Backend, CancelToken, GenerationRequest, Result
 from models.registry import ModelSpec
 from models.technique import describe_technique
+from tests.network import free_port
 from tests.synthetic import write_ct_series
 
 __all__ = [
@@ -149,24 +149,21 @@ class _CountedBackend:
             return (yield from self._backend.stream(request, cancel))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(services: Services, queue: dict[str, Any] | None = None) -> tuple[str, Any]:
+def start_server(
+    services: Services, queue: dict[str, Any] | None = None, **overrides: Any
+) -> tuple[str, Any]:
     """Serve ``build_ui(services)`` on a free 127.0.0.1 port with RadLens' launch settings
-    (``queue`` replaces keys of :data:`app.server.QUEUE`): its URL and the Blocks to close."""
+    (``queue`` replaces keys of :data:`app.server.QUEUE`, ``overrides`` launch options such as
+    ``auth``): its URL and the Blocks to close."""
     from app.server import launch
     from app.ui import build_ui
 
     error: OSError | None = None
     for _ in range(5):  # another process may take the free port before Gradio binds it
         blocks = build_ui(services)
-        port = _free_port()
+        port = free_port()
         try:
-            launch(blocks, "127.0.0.1", port, prevent_thread_lock=True, queue=queue)
+            launch(blocks, "127.0.0.1", port, prevent_thread_lock=True, queue=queue, **overrides)
         except OSError as err:
             error = err
             blocks.close()

@@ -21,7 +21,6 @@ import itertools
 import os
 import re
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +58,6 @@ class RadLensServer:
     blocks: Any
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session", autouse=True)
 def audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every Services of the session writes its audit lines here, never to the user's state
@@ -100,26 +93,16 @@ def start_server(gradio_temp_dir: Path) -> Iterator[Callable[..., RadLensServer]
     of the session; by default with the services ``radlens serve`` makes (demo study, the API
     only without auth). Overrides replace keys of ``launch_options()`` (``auth``,
     ``max_file_size``, ...)."""
-    from app.server import launch, server_services
+    from app.server import server_services
     from app.services import Services
-    from app.ui import build_ui
+    from tests.app.clients import start_server as serve
 
     started: list[Any] = []
 
     def start(services: Services | None = None, **overrides: Any) -> RadLensServer:
-        error: OSError | None = None
-        for _ in range(5):  # another process may take the free port before Gradio binds it
-            blocks = build_ui(services or server_services(overrides.get("auth")))
-            port = _free_port()
-            try:
-                launch(blocks, "127.0.0.1", port, prevent_thread_lock=True, **overrides)
-            except OSError as err:
-                error = err
-                blocks.close()
-                continue
-            started.append(blocks)
-            return RadLensServer(f"http://127.0.0.1:{port}", gradio_temp_dir, blocks)
-        raise RuntimeError(f"could not start a RadLens server on a free port: {error}")
+        url, blocks = serve(services or server_services(overrides.get("auth")), **overrides)
+        started.append(blocks)
+        return RadLensServer(url, gradio_temp_dir, blocks)
 
     yield start
     for blocks in started:

@@ -38,7 +38,8 @@ from playwright.sync_api import expect
 from app.audit import FIELDS
 from app.handlers_report import EXPORT_FORMATS
 from tests.files import sha256_tree
-from tests.models.serving import REPO_ROOT, Server, free_port
+from tests.models.serving import REPO_ROOT, Server
+from tests.network import free_port
 from tests.robustness.sentinel import NEEDLES, leaks, readable_texts, write_sentinel_study
 
 READY_SECONDS = 60

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -38,6 +37,7 @@ from app.server import check_binding
 from dicom_io.errors import InvalidArgumentError
 from tests.app.conftest import RadLensServer
 from tests.files import REPO
+from tests.network import free_port
 
 README = REPO / "README.md"
 PASSWD = Path("/etc/passwd")
@@ -219,19 +219,13 @@ def _radlens(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize(
     "extra",
     [[], ["--auth", "alice"], ["--auth", ":secret"]],
     ids=["no-auth", "auth-without-password", "auth-without-user"],
 )
 def test_radlens_serve_on_all_interfaces_without_valid_auth_exits_2(extra: list[str]):
-    port = str(_free_port())
+    port = str(free_port())
     result = _radlens("serve", "--host", "0.0.0.0", "--port", port, *extra)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""

@@ -11,7 +11,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 
 from models.backends import OpenAIBackend
 from tests.models.tiny import tiny_checkpoint
+from tests.network import free_port
 
 FAMILIES = ("gemma3", "qwen2_5_vl")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,13 +65,6 @@ class Server:
     def fail(self, what: str) -> None:
         tail = self.log.read_text(errors="replace")[-3000:]
         pytest.fail(f"transformers serve {what}:\n{tail}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _servable_folder(family: str, folder: Path, tmp: Path) -> Path:
