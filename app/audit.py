@@ -1,11 +1,12 @@
-"""The audit log: one JSON line per model task run from the UI (ask, report, compare, check,
-export).
+"""The audit log: one JSON line per model task run from the UI, the scripting API or the
+command line (ask, report, compare, check, export).
 
 A line says who ran which task on which study with which model, and fingerprints what came out;
 it holds nothing a reader could take a patient or a finding from. Its fields, and no others:
 
 - ``time``: when the task finished, UTC, ISO 8601 (seconds);
-- ``user``: the username the server authenticated, or ``"local"`` without a login;
+- ``user``: the username the server authenticated, ``"local"`` for the web app without a login,
+  or the operating-system account that ran a command-line task;
 - ``study``: :attr:`Study.key` (a salted hash of the study UIDs, never a raw UID);
 - ``series``: :attr:`Series.key` (a hash too);
 - ``task``: ``ask``, ``report``, ``compare``, ``check`` or ``export``;
@@ -13,7 +14,8 @@ it holds nothing a reader could take a patient or a finding from. Its fields, an
 - ``prompt_version``: the version of the prompt templates it was given;
 - ``output_sha256``: SHA-256 of the output text (UTF-8): the model's raw text for ``ask``,
   ``report`` and ``compare``; the findings' statuses and the check lines for ``check``; the
-  exported file's bytes for ``export``.
+  exported file's bytes for ``export`` (``radlens report`` records both the report and the file
+  it wrote).
 
 Never a patient identifier, a question or an answer. The file is ``RADLENS_AUDIT_LOG``, else
 ``audit.jsonl`` in RadLens' state folder (``$XDG_STATE_HOME/radlens``, by default
@@ -24,6 +26,7 @@ Failing to write is logged as a warning and never stops the task.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import logging
@@ -41,6 +44,7 @@ __all__ = [
     "LOCAL_USER",
     "AuditLog",
     "Task",
+    "cli_user",
     "default_audit_path",
     "user_of",
 ]
@@ -73,6 +77,14 @@ def user_of(request: Any) -> str:
     """The authenticated username of a ``gr.Request`` (``"local"`` without a login)."""
     username = getattr(request, "username", None)
     return str(username) if username else LOCAL_USER
+
+
+def cli_user() -> str:
+    """The operating-system account running a command (``"local"`` when it has no name)."""
+    try:
+        return getpass.getuser() or LOCAL_USER
+    except (OSError, KeyError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return LOCAL_USER
 
 
 def _sha256(output: str | bytes | Path) -> str:

@@ -72,8 +72,30 @@ def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, sp
         )
     if args.check and backend is not None:
         report = check(report, series, backend, spec, options=options)
-    export_report(report, out, series=series, keep_identity=args.keep_identity)
+    written = export_report(report, out, series=series, keep_identity=args.keep_identity)
+    _audit(report, study, written, drafted=not args.from_raw)
     return report
+
+
+def _audit(report: Any, study: Any, written: Path, drafted: bool) -> None:
+    """Record the model's report (when the model ran) and the file written."""
+    from app.audit import AuditLog, Task, cli_user
+
+    log, user = AuditLog(), cli_user()
+    tasks: list[tuple[Task, Any]] = [(Task.EXPORT, written)]
+    if drafted:
+        kind = Task.COMPARE if report.kind == "compare" else Task.REPORT
+        tasks.insert(0, (kind, report.raw))
+    for task, output in tasks:
+        log.record(
+            task,
+            user=user,
+            study=report.study.study_key or study.key,
+            series=report.study.series_key,
+            model=report.model_id,
+            prompt_version=report.prompt_version,
+            output=output,
+        )
 
 
 def _examples(args: argparse.Namespace) -> Any:

@@ -69,14 +69,20 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(series, spec, input options) from the common arguments."""
+def _load_with_study(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
+    """(study, series, spec, input options) from the common arguments."""
     from dicom_io.loader import load_study
     from models.registry import default_spec, get_spec
 
     spec = get_spec(args.model) if args.model else default_spec()
-    series = _load_series(load_study(args.path), args.series)
-    return series, spec, _options(args)
+    study = load_study(args.path)
+    return study, _load_series(study, args.series), spec, _options(args)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(series, spec, input options) from the common arguments."""
+    _study, series, spec, options = _load_with_study(args)
+    return series, spec, options
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
@@ -167,7 +173,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from models.answers import answer_from_text, ask
     from models.conversation import prepare
 
-    series, spec, options = _load(args)
+    study, series, spec, options = _load_with_study(args)
     settings = _settings(args)
     if args.from_raw:
         raw_path = Path(args.from_raw)
@@ -193,6 +199,17 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             options=options,
             settings=settings,
             language=args.language,
+        )
+        from app.audit import AuditLog, Task, cli_user
+
+        AuditLog().record(
+            Task.ASK,
+            user=cli_user(),
+            study=study.key,
+            series=series.key,
+            model=answer.model_id,
+            prompt_version=answer.prompt_version,
+            output=answer.raw,
         )
     _print_answer(answer, args.json)
     return 0

@@ -19,6 +19,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every audit line of the session (the app's and the command line's) goes here, never to
+    the user's state folder (``RADLENS_AUDIT_LOG`` is read when an AuditLog is made)."""
+    path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    previous = os.environ.get("RADLENS_AUDIT_LOG")
+    os.environ["RADLENS_AUDIT_LOG"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("RADLENS_AUDIT_LOG", None)
+    else:
+        os.environ["RADLENS_AUDIT_LOG"] = previous
+
+
 @pytest.fixture
 def testdata() -> Callable[[str], Path]:
     """``testdata("CT_small.dcm")``: the path of a real pydicom / pydicom-data test file."""

@@ -58,20 +58,6 @@ class RadLensServer:
     blocks: Any
 
 
-@pytest.fixture(scope="session", autouse=True)
-def audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every Services of the session writes its audit lines here, never to the user's state
-    folder (``RADLENS_AUDIT_LOG`` is read when a Services is made)."""
-    path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    previous = os.environ.get("RADLENS_AUDIT_LOG")
-    os.environ["RADLENS_AUDIT_LOG"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("RADLENS_AUDIT_LOG", None)
-    else:
-        os.environ["RADLENS_AUDIT_LOG"] = previous
-
-
 @pytest.fixture(scope="session")
 def gradio_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One private Gradio temp dir for every server of the session (restored at the end)."""

@@ -161,3 +161,46 @@ def test_a_stopped_answer_is_audited_too(ct: Study, tmp_path: Path):
     # The hash is of what the model wrote before Stop (shown without its trailing space).
     written = [ANSWER[:n] for n in range(len(ANSWER)) if ANSWER[:n].strip() == shown]
     assert line["output_sha256"] in {_sha256(text) for text in written}
+
+
+def test_command_line_tasks_are_audited_as_the_account_that_ran_them(
+    ct: Study, ct_folder: Path, tmp_path: Path, tiny_gemma3: Path, monkeypatch, capsys
+):
+    from app.audit import cli_user
+    from app.cli import main
+
+    log = tmp_path / "cli-audit.jsonl"
+    monkeypatch.setenv("RADLENS_AUDIT_LOG", str(log))
+    monkeypatch.setenv("LOGNAME", "dr.okafor")
+    assert cli_user() == "dr.okafor"
+    model = ["--model", str(tiny_gemma3), "--precision", "fp32", "--device", "cpu"]
+    model += ["--slices", "4"]
+    assert main(["ask", str(ct_folder), QUESTION, "--json", "--max-new-tokens", "4", *model]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    out = tmp_path / "report.json"
+    report_args = ["--max-new-tokens", "4", "--no-localize", *model]
+    assert main(["report", str(ct_folder), "--out", str(out), *report_args]) == 0
+    raw = tmp_path / "raw.txt"
+    raw.write_text(json.loads(out.read_text())["raw"])
+    again = tmp_path / "again.md"
+    assert main(["report", str(ct_folder), "--out", str(again), "--from-raw", str(raw)]) == 0
+
+    lines = _lines(log)
+    assert [line["task"] for line in lines] == ["ask", "report", "export", "export"]
+    assert all(line["user"] == "dr.okafor" for line in lines)
+    assert {(line["study"], line["series"]) for line in lines} == {(ct.key, ct.default_series.key)}
+    assert lines[0]["output_sha256"] == _sha256(answer["raw"])
+    assert lines[1]["output_sha256"] == _sha256(raw.read_text())
+    assert lines[2]["output_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert lines[3]["output_sha256"] == hashlib.sha256(again.read_bytes()).hexdigest()
+    assert QUESTION.lower() not in log.read_text().lower()
+
+
+def test_an_account_without_a_name_is_local(monkeypatch):
+    from app.audit import cli_user
+
+    def nameless() -> str:
+        raise OSError("no passwd entry")
+
+    monkeypatch.setattr("getpass.getuser", nameless)
+    assert cli_user() == "local"

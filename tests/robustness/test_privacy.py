@@ -2,9 +2,9 @@
 
 The study carries unique patient name, ID, birth date, accession number and institution strings.
 It goes through info, render, prepare (the exact prompt), ask and report with a tiny real model,
-and every export at default settings; afterwards stdout, stderr, the log records, the prepared
-messages and every written file (PDF text extracted too) are scanned for the sentinels, and the
-input files' checksums must be unchanged.
+and every export at default settings; afterwards stdout, stderr, the log records, the audit log,
+the prepared messages and every written file (PDF text extracted too) are scanned for the
+sentinels, and the input files' checksums must be unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def sentinel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_no_identifier_leaves_through_any_path(
-    sentinel_study: Path, tmp_path: Path, tiny_gemma3: Path, capsys, caplog
+    sentinel_study: Path, tmp_path: Path, tiny_gemma3: Path, capsys, caplog, audit_log: Path
 ):
     caplog.set_level(logging.DEBUG)
     before = sha256_tree(sentinel_study)
@@ -63,6 +63,9 @@ def test_no_identifier_leaves_through_any_path(
         outputs.append((f"radlens {args[0]} stdout", captured.out))
         outputs.append((f"radlens {args[0]} stderr", captured.err))
     outputs.append(("log records", "\n".join(r.getMessage() for r in caplog.records)))
+    audited = audit_log.read_text()
+    assert audited.count('"task": "export"') >= 5  # the command line audits its tasks
+    outputs.append(("audit log", audited))
     written = readable_texts(out)
     assert len(written) >= 10  # png, prepared images + json, five reports, pdf text
     assert leaks(outputs + written) == []
