@@ -25,6 +25,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
+from app.handlers_model import user_error
 from app.handlers_report import record_task
 from app.services import Services
 from dicom_io.errors import RadLensError
@@ -70,8 +71,8 @@ def ask(
     study, series, spec, backend, settings = _prepare(services, files, max_new_tokens)
     try:
         answer = ask_model(series, question, backend, spec, settings=settings)
-    except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+    except Exception as err:
+        raise user_error(err) from err
     services.audit.record(
         Task.ASK,
         user=user,
@@ -102,7 +103,7 @@ def draft_report(
             settings=settings,
             study_key=study.key,
         )
-    except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+    except Exception as err:
+        raise user_error(err) from err
     record_task(services, Task.REPORT, user, report, report.raw, study)
     return report.to_json()

@@ -4,10 +4,13 @@
 
 - ``("status", line)``: the model status line (loading, then how it was loaded);
 - ``("failed", line)``: the model could not be opened (weights missing: the line says how to
-  get them); a :class:`gr.Error` with the same message follows;
+  get them) or generation failed (out of memory, a remote server that hung, hung up or sent
+  garbage); a :class:`gr.Error` with the same message follows;
 - ``("text", delta)``: text the model wrote since the last event;
 
-and returns the task's value. Core errors become :class:`gr.Error` with their one-line message.
+and returns the task's value. Core errors become :class:`gr.Error` with their one-line message
+(:func:`user_error`); any other exception (a bug) with a generic line that never repeats its
+text, which could hold anything, patient data included.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from models.backends.base import Backend, CancelToken
 from models.errors import ModelNotFoundError
 from models.registry import ModelSpec
 
-__all__ = ["Event", "current_slice", "follow", "load_backend", "run_model"]
+__all__ = ["Event", "current_slice", "follow", "load_backend", "run_model", "user_error"]
 
 T = TypeVar("T")
 Event = tuple[Literal["status", "failed", "text"], str]
@@ -53,6 +56,20 @@ def load_backend(
     backend = services.backend(spec, precision)
     yield services.load_note()
     return backend
+
+
+def user_error(err: Exception) -> gr.Error:
+    """The :class:`gr.Error` the user sees for ``err``, one line.
+
+    RadLens errors and ``ValueError`` (bad settings) carry their own message; anything else is
+    a bug, whose text is not shown (Gradio prints the traceback in the server's log).
+    """
+    if isinstance(err, RadLensError | ValueError):
+        return gr.Error(" ".join(str(err).split()))
+    return gr.Error(
+        f"Generation failed unexpectedly ({type(err).__name__}); the details are in the "
+        "server's log. Try again; if it keeps failing, restart RadLens."
+    )
 
 
 def run_model(
@@ -83,8 +100,10 @@ def run_model(
     except StopIteration as done:
         value: T = done.value
         return value
-    except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+    except Exception as err:
+        error = user_error(err)
+        yield "failed", f"⚠ {error.message}"
+        raise error from err
 
 
 def follow(

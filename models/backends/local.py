@@ -15,8 +15,9 @@ the caller through a ``TextIteratorStreamer``. Details that matter:
   knobs of the model's ``generation_config`` (its end tokens, repetition penalty) still apply.
 - Errors raised inside the worker are re-raised in the caller: CUDA out of memory as
   :class:`OutOfMemoryError` (after ``torch.cuda.empty_cache()``), anything else as
-  :class:`GenerationError` with the original exception chained. The caller never waits on a
-  dead worker: the streamer is polled with a timeout and the worker's liveness checked.
+  :class:`GenerationError` naming the exception and the first line of its text, with the
+  original exception chained. The caller never waits on a dead worker: the streamer is polled
+  with a timeout and the worker's liveness checked.
 
 torch and transformers are imported inside the methods, so importing this module is cheap.
 """
@@ -52,6 +53,9 @@ _OOM_ADVICE = (
     "Send fewer slices or images, lower max_new_tokens, or load the model in 4-bit "
     "(precision 'nf4')."
 )
+
+# Longest piece of an exception's text put into a GenerationError's message.
+_MESSAGE_CHARS = 300
 
 # One lock per loaded model object, shared by all backends wrapping it; entries go away with
 # the model.
@@ -273,7 +277,7 @@ class _Run:
             ) from err
         raise GenerationError(
             f"Generation with the {self.loaded.model_type} model failed: "
-            f"{type(err).__name__}: {err}"
+            f"{type(err).__name__}: {_first_line(err)}"
         ) from err
 
     def _ended_on_end_token(self) -> bool:
@@ -308,6 +312,13 @@ def _cancel_criterion(run: _Run) -> Any:
             return torch.full((rows,), done, dtype=torch.bool, device=input_ids.device)
 
     return _Cancelled()
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an exception's text (CUDA errors add advice on more lines), shortened."""
+    lines = str(err).strip().splitlines()
+    line = lines[0].strip() if lines else ""
+    return line if len(line) <= _MESSAGE_CHARS else line[: _MESSAGE_CHARS - 3] + "..."
 
 
 def _is_out_of_memory(err: BaseException) -> bool:

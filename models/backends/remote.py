@@ -133,7 +133,7 @@ class OpenAIBackend:
             if not token.cancelled:
                 raise self._transport_error(err) from err
         state.cancelled = token.cancelled and not state.finished
-        return state.result(self.model)
+        return state.result(self.model, self.url)
 
     def payload(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body sent for ``request``."""
@@ -230,8 +230,9 @@ class OpenAIBackend:
                 f"Cannot connect to {url}: {err}. Is the server running on that port?"
             )
         if isinstance(err, httpx.RemoteProtocolError | httpx.ReadError):
+            reason = str(err).strip().rstrip(".") or "closed"
             return RemoteServerError(
-                f"Connection to {url} dropped before the answer was complete: {err or 'closed'}."
+                f"Connection to {url} dropped before the answer was complete: {reason}."
             )
         return RemoteServerError(f"Request to {url} failed: {type(err).__name__}: {err}")
 
@@ -279,10 +280,10 @@ class _StreamState:
     def finished(self) -> bool:
         return self.done or self.finish is not None
 
-    def result(self, model: str) -> Result:
+    def result(self, model: str, url: str) -> Result:
         if not (self.cancelled or self.finished):
             raise RemoteServerError(
-                "The server closed the stream before the answer was complete "
+                f"{url} closed the stream before the answer was complete "
                 "(no finish_reason and no [DONE])."
             )
         reason: FinishReason
