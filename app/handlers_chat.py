@@ -22,12 +22,14 @@ from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
 from dicom_io.errors import RadLensError
-from dicom_io.study import Study
+from dicom_io.study import Series, Study
 from models.answers import Answer
 from models.answers import ask as ask_model
-from models.backends.base import Backend, CancelToken
+from models.backends.base import Backend, CancelToken, GenerationSettings
 from models.conversation import Turn
 from models.grounding import Box
+from models.inputs import InputOptions
+from models.registry import ModelSpec
 
 __all__ = ["answer_markdown", "ask", "clear_chat", "stop"]
 
@@ -93,12 +95,7 @@ def ask(
     settings = UserSettings.from_widgets(*settings_values)
     marks = (marks or Marks()).for_series(series.index)
     region = marks.region
-    try:
-        spec = services.spec(settings.model_id)
-        options = settings.options(series, current_slice(series, plane, slice_index), region)
-        generation = settings.generation()
-    except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+    spec, options, generation = _request(services, settings, series, plane, slice_index, region)
     cancel = CancelToken()
     before = list(messages or [])
     chat = [*before, {"role": "user", "content": _user_text(question, region)}]
@@ -152,15 +149,47 @@ def ask(
         prompt_version=answer.prompt_version,
         output=answer.raw,
     )
+    yield _answered(answer, question, chat, history, marks, series, plane, status)
+
+
+def _request(
+    services: Services,
+    settings: UserSettings,
+    series: Series,
+    plane: str,
+    slice_index: int,
+    region: Box | None,
+) -> tuple[ModelSpec, InputOptions, GenerationSettings]:
+    """The model, input options and generation settings of a question (gr.Error if invalid)."""
+    try:
+        spec = services.spec(settings.model_id)
+        options = settings.options(series, current_slice(series, plane, slice_index), region)
+        return spec, options, settings.generation()
+    except (RadLensError, ValueError) as err:
+        raise gr.Error(str(err)) from err
+
+
+def _answered(
+    answer: Answer,
+    question: str,
+    chat: Messages,
+    history: tuple[Turn, ...],
+    marks: Marks,
+    series: Series,
+    plane: str,
+    status: str,
+) -> AskUpdate:
+    """The last update: the answer shown, the turn remembered (unless stopped), its boxes on
+    the viewer and the slider at the first one."""
     cancelled = answer.finish_reason == "cancelled"
     chat = [*chat, {"role": "assistant", "content": answer_markdown(answer, cancelled)}]
     if not cancelled:
         history = (*history, Turn(question, answer.raw or answer.text))
-    slider: Any = skip
+    slider: Any = gr.skip()
     if answer.boxes:
         marks = replace(marks, boxes=answer.boxes, highlight=None)
         slider = gr.update(value=jump_slice(series, plane, answer.boxes[0]))
-    yield skip, chat, history, None, marks, status, slider
+    return gr.skip(), chat, history, None, marks, status, slider
 
 
 def stop(cancel: CancelToken | None) -> None:
