@@ -5,7 +5,8 @@ last answer or report, the one selected, and the region the user marked by click
 opposite corners on an acquired slice. Boxes are drawn with :mod:`dicom_io.overlay`, exactly
 where their source pixels are shown, in every plane. Every click on the viewer also reports the
 value of the voxel under it, in modality units (HU for CT), in any plane. Each series of a study
-gets a thumbnail (its middle slice) to pick it by.
+gets a thumbnail (its middle slice) to pick it by; a thumbnail decodes that one slice, not the
+series.
 """
 
 from __future__ import annotations
@@ -276,8 +277,12 @@ def clear_region(marks: Marks | None) -> tuple[Marks | None, str]:
 
 def series_thumbnail(series: Series) -> Image:
     """The series' middle acquired slice at its default window, at most THUMBNAIL_SIZE wide
-    or tall."""
-    image = render_slice(series, series.shape[0] // 2, "acquired", "default")
+    or tall.
+
+    Only that slice is decoded (:meth:`Series.preview`); a window derived from the data (no
+    window in the header) is then derived from that slice.
+    """
+    image = render_slice(series.preview(series.shape[0] // 2), 0, "acquired", "default")
     picture = PILImage.fromarray(image)
     picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), PILImage.Resampling.BILINEAR)
     return np.asarray(picture)
@@ -293,7 +298,8 @@ def thumbnails(
 ) -> list[tuple[Image, str]]:
     """One (thumbnail, caption) per series of ``study``, in the series list's order.
 
-    Each series is decoded for it; ``progress(done, total)`` is called before each one.
+    Each thumbnail decodes one slice of its series, whose volume stays undecoded until it is
+    shown; ``progress(done, total)`` is called before each one.
     """
     if study is None:
         return []

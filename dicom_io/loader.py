@@ -2,7 +2,8 @@
 
 A DICOM file, a folder of any nesting and file names, a zip (read in memory), a NIfTI volume or a
 PNG/JPEG image becomes a :class:`Study` of :class:`Series`. Headers are read eagerly (fast);
-voxels are decoded on first access of ``Series.volume``. Input files are only ever read.
+voxels are decoded on first access of ``Series.volume`` (or one slice alone, through
+``Series.slice_volume``). Input files are only ever read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dicom_io.identity import hash_uid
 from dicom_io.image import load_image
 from dicom_io.limits import Limits
 from dicom_io.nifti import load_nifti
-from dicom_io.pixels import check_decodable, decode_stack, output_photometric
+from dicom_io.pixels import check_decodable, decode_slice, decode_stack, output_photometric
 from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.stacking import Stack, group_stacks, order_stack
@@ -92,6 +93,7 @@ def _series_from_stack(stack: Stack, number: int) -> Series:
         notes=tuple(notes),
         source_format="dicom",
         _loader=lambda: decode_stack(stack),
+        _slice_loader=lambda k: decode_slice(stack, k),
         _references=lambda: _slice_references(stack),
     )
 

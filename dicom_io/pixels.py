@@ -4,6 +4,9 @@ Uncompressed little-endian pixel data is read straight from the file at the offs
 recorded (one read per file, no second parse); compressed data goes through pydicom's decoders
 (pylibjpeg plugins), several files at a time. The output array is allocated once; each frame is
 rescaled into it, so peak memory stays close to the volume's own size.
+
+:func:`decode_slice` decodes one slice alone (for a thumbnail): only the file that holds it, and
+in a multi-frame file only its frame.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "PROCESS_POOL_MIN_FILES",
     "check_decodable",
     "decode_job",
+    "decode_slice",
     "decode_stack",
     "output_photometric",
 ]
@@ -145,14 +149,18 @@ def _raw_dtype(header: DicomHeader) -> np.dtype[Any]:
     return np.dtype(f"{endian}{kind}{header.bits_allocated // 8}")
 
 
-def _read_native(header: DicomHeader) -> npt.NDArray[Any]:
-    """All frames of an uncompressed file, read at the recorded offset."""
+def _read_native(header: DicomHeader, frame: int | None = None) -> npt.NDArray[Any]:
+    """All frames of an uncompressed file (or only ``frame``), read at the recorded offset."""
     assert header.source.path is not None
     assert header.pixel_offset is not None
-    count = header.frames * header.rows * header.columns * header.samples
+    frames = header.frames if frame is None else 1
+    per_frame = header.rows * header.columns * header.samples
+    count = frames * per_frame
+    dtype = _raw_dtype(header)
+    offset = header.pixel_offset + (frame or 0) * per_frame * dtype.itemsize
     with header.source.path.open("rb") as fh:
-        fh.seek(header.pixel_offset)
-        raw = np.fromfile(fh, dtype=_raw_dtype(header), count=count)
+        fh.seek(offset)
+        raw = np.fromfile(fh, dtype=dtype, count=count)
     if raw.size != count:
         raise CorruptFileError(f"{header.source.name}: truncated pixel data.")
     bits, allocated = header.bits_stored, header.bits_allocated
@@ -162,7 +170,7 @@ def _read_native(header: DicomHeader) -> npt.NDArray[Any]:
             raw = (raw << shift) >> shift
         else:
             raw = raw & ((1 << bits) - 1)
-    return raw.reshape(header.frames, header.rows, header.columns)
+    return raw.reshape(frames, header.rows, header.columns)
 
 
 @dataclass(frozen=True)
@@ -179,9 +187,10 @@ class _Job:
     modality_lut: bool
     rows: int = 0
     columns: int = 0
+    frame: int | None = None  # decode only this frame (0-based) of a multi-frame file
 
 
-def _job(header: DicomHeader, in_memory: bool = False) -> _Job:
+def _job(header: DicomHeader, in_memory: bool = False, frame: int | None = None) -> _Job:
     source = header.source
     keep_path = source.path is not None and not in_memory
     return _Job(
@@ -195,6 +204,7 @@ def _job(header: DicomHeader, in_memory: bool = False) -> _Job:
         modality_lut=header.has_modality_lut_sequence,
         rows=header.rows,
         columns=header.columns,
+        frame=frame,
     )
 
 
@@ -209,11 +219,12 @@ def _is_fast_native(header: DicomHeader) -> bool:
     )
 
 
-def _decode_file(header: DicomHeader) -> npt.NDArray[Any]:
-    """All frames of one file as (frames, rows, columns[, 3]), colour converted to RGB."""
+def _decode_file(header: DicomHeader, frame: int | None = None) -> npt.NDArray[Any]:
+    """All frames of one file as (frames, rows, columns[, 3]), colour converted to RGB; with
+    ``frame``, only that frame, as (1, rows, columns[, 3])."""
     if _is_fast_native(header):
-        return _read_native(header)
-    return decode_job(_job(header))
+        return _read_native(header, frame)
+    return decode_job(_job(header, frame=frame))
 
 
 def decode_job(job: _Job) -> npt.NDArray[Any]:
@@ -226,8 +237,9 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
             if "TransferSyntaxUID" not in ds.file_meta:
                 ds.file_meta.TransferSyntaxUID = UID(job.transfer_syntax)
             # The declared frames only: by default pydicom also returns any extra frames that
-            # excess pixel data has room for, and the volume has no slot for them.
-            ds.pixel_array_options(allow_excess_frames=False)
+            # excess pixel data has room for, and the volume has no slot for them. With an
+            # index, pydicom decodes that one frame.
+            ds.pixel_array_options(index=job.frame, allow_excess_frames=False)
             if job.transfer_syntax in JPEG_FAMILY:
                 _check_jpeg_frames(job, ds.PixelData)
             arr = ds.pixel_array
@@ -257,7 +269,7 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
             f"{job.name}: cannot decode {UID(job.transfer_syntax).name} pixel data (the decoder "
             "failed on damaged data)."
         ) from err
-    if job.frames == 1:
+    if job.frames == 1 or job.frame is not None:
         arr = arr[np.newaxis]
     return np.asarray(arr)
 
@@ -288,25 +300,67 @@ def _workers(n_files: int, native: bool) -> int:
     return max(1, min(n_files, cpus if not native else min(cpus, 4)))
 
 
-def decode_stack(stack: Stack, progress: Callable[[int, int], None] | None = None) -> Volume:
-    """Decode ``stack`` into one array in modality units (HU for CT) with the stack's geometry."""
+def _widening(stack: Stack, fill: Callable[[np.dtype[Any]], npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """``fill(dtype)`` with the stack's output dtype, retried wider while a frame overflows."""
     try:
-        array = _decode_into(stack, _output_dtype(stack, optimistic=True), progress)
+        return fill(_output_dtype(stack, optimistic=True))
     except _Overflow:
         try:
-            array = _decode_into(stack, _output_dtype(stack, optimistic=False), progress)
+            return fill(_output_dtype(stack, optimistic=False))
         except _Overflow:
             # Values beyond the range Bits Stored declares: decoders (JPEG 2000 at the
             # codestream's precision) do not mask them, so widen rather than fail.
-            array = _decode_into(stack, np.dtype(np.float32), progress)
-    first = stack.first
+            return fill(np.dtype(np.float32))
+
+
+def _volume(stack: Stack, array: npt.NDArray[Any], first_slice: int = 0) -> Volume:
+    """``array`` with the stack's geometry, its first slice being the stack's ``first_slice``."""
+    affine = stack.affine
+    if first_slice:
+        affine = affine.copy()
+        affine[:3, 3] = stack.affine[:3, 3] + first_slice * stack.affine[:3, 0]
     return Volume(
         array=array,
         spacing=stack.spacing,
-        affine=stack.affine,
+        affine=affine,
         spacing_known=stack.spacing_known,
-        units="HU" if first.modality == "CT" else "",
+        units="HU" if stack.first.modality == "CT" else "",
     )
+
+
+def decode_stack(stack: Stack, progress: Callable[[int, int], None] | None = None) -> Volume:
+    """Decode ``stack`` into one array in modality units (HU for CT) with the stack's geometry."""
+    return _volume(stack, _widening(stack, lambda dtype: _decode_into(stack, dtype, progress)))
+
+
+def decode_slice(stack: Stack, k: int) -> Volume:
+    """Slice ``k`` of ``stack`` alone, as a one-slice volume.
+
+    Values, dtype rules and geometry are those of ``decode_stack(stack).slab(k, k + 1)``, for the
+    cost of one file: the file that holds the slice, and in a multi-frame file only its frame.
+    Only that file is checked; a damaged file elsewhere in the stack is found by
+    :func:`decode_stack`.
+
+    Raises:
+        IndexError: ``k`` is not a slice of the stack.
+        CorruptFileError: the file cannot be decoded, or decodes to another shape.
+    """
+    if not 0 <= k < len(stack.items):
+        raise IndexError(f"Slice {k} is outside 0..{len(stack.items) - 1}.")
+    item = stack.items[k]
+    header = item.header
+    rgb = output_photometric(stack.first) == "RGB" or stack.first.samples == 3
+    frame = item.frame.frame if header.frames > 1 else None
+    frames = _decode_file(header, frame)
+    _check_decoded(header, frames, rgb, None if frame is None else 1)
+    data = frames[0 if frame is not None else item.frame.frame]
+
+    def fill(dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+        out = np.empty((1, *data.shape), dtype=dtype)
+        _put(out, 0, data, header, item.frame.slope, item.frame.intercept, rgb)
+        return out
+
+    return _volume(stack, _widening(stack, fill), first_slice=k)
 
 
 def _store(
@@ -339,10 +393,30 @@ def _store(
         out[k] = data.astype(np.float64) * slope + intercept
 
 
-def _check_decoded(header: DicomHeader, frames: npt.NDArray[Any], rgb: bool) -> None:
+def _put(
+    out: npt.NDArray[Any],
+    k: int,
+    data: npt.NDArray[Any],
+    header: DicomHeader,
+    slope: float,
+    intercept: float,
+    rgb: bool,
+) -> None:
+    """Write one decoded frame of ``header``'s file into ``out[k]``, in modality units."""
+    if rgb or header.has_modality_lut_sequence:
+        out[k] = data  # colour as decoded; a Modality LUT Sequence was applied by pydicom
+    else:
+        _store(out, k, data, slope, intercept)
+
+
+def _check_decoded(
+    header: DicomHeader, frames: npt.NDArray[Any], rgb: bool, count: int | None = None
+) -> None:
     """Refuse a file whose decoded pixels do not have the shape its header declared (a
-    photometric interpretation that contradicts the samples, a re-read that sees other sizes)."""
-    expected = (header.frames, header.rows, header.columns, *((3,) if rgb else ()))
+    photometric interpretation that contradicts the samples, a re-read that sees other sizes).
+    ``count`` is the number of frames decoded (all the file's frames by default)."""
+    frames_expected = header.frames if count is None else count
+    expected = (frames_expected, header.rows, header.columns, *((3,) if rgb else ()))
     if frames.shape != expected:
         raise CorruptFileError(
             f"{header.source.name}: decoded pixel data has shape {frames.shape}, but the header "
@@ -378,10 +452,7 @@ def _decode_into(
     def place(name: str, frames: npt.NDArray[Any]) -> None:
         _check_decoded(headers[name], frames, rgb)
         for k, frame, slope, intercept in by_file[name]:
-            if rgb or headers[name].has_modality_lut_sequence:
-                out[k] = frames[frame]
-            else:
-                _store(out, k, frames[frame], slope, intercept)
+            _put(out, k, frames[frame], headers[name], slope, intercept, rgb)
 
     names = list(by_file)
     slow = [name for name in names if not _is_fast_native(headers[name])]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from dicom_io.errors import InvalidArgumentError
 from dicom_io.volume import Volume
 
 if TYPE_CHECKING:
@@ -78,6 +79,9 @@ class SkippedFile:
 class Series:
     """One stack of images with its metadata; the voxels are decoded on first access.
 
+    :meth:`slice_volume` and :meth:`preview` give one acquired slice without decoding the whole
+    stack where the source allows it (DICOM), for thumbnails of series nobody has opened yet.
+
     Attributes:
         index: position in :attr:`Study.series` (0-based).
         key: a stable, identity-free key (hash of the SeriesInstanceUID plus the stack number).
@@ -108,6 +112,8 @@ class Series:
     _loader: Callable[[], Volume] | None = field(default=None, repr=False)
     # DICOM only: per slice, the source instance and frame (raw UIDs; for dicom_io.sr only).
     _references: Callable[[], tuple[SliceReference, ...]] | None = field(default=None, repr=False)
+    # DICOM only: decodes acquired slice k alone, as a one-slice Volume (see slice_volume).
+    _slice_loader: Callable[[int], Volume] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
@@ -121,6 +127,48 @@ class Series:
                 cached = self._loader()
                 self.__dict__["_volume"] = cached
             return cached
+
+    def slice_volume(self, k: int) -> Volume:
+        """Acquired slice ``k`` alone, as a one-slice :class:`Volume`.
+
+        Values and geometry are those of ``volume.slab(k, k + 1)``. A DICOM series whose volume
+        is not decoded yet decodes only the file that holds the slice (only that frame of a
+        multi-frame file) and keeps nothing; otherwise the slice is cut from :attr:`volume`
+        (NIfTI and plain images are read whole, and a decoded volume is never decoded again).
+
+        Raises:
+            InvalidArgumentError: ``k`` is not an acquired slice of the series.
+            RadLensError: the pixels cannot be decoded (a subclass naming the file).
+        """
+        count = self.shape[0]
+        if not 0 <= k < count:
+            raise InvalidArgumentError(f"Slice {k} is outside 0..{count - 1} of the series.")
+        if "_volume" not in self.__dict__ and self._slice_loader is not None:
+            return self._slice_loader(k)
+        return self.volume.slab(k, k + 1)
+
+    def preview(self, k: int) -> Series:
+        """A one-slice copy of this series holding acquired slice ``k`` (see
+        :meth:`slice_volume`), to render a thumbnail without decoding the whole series.
+
+        The copy keeps the metadata, including ``default_window``. Where the series has no
+        window of its own (none in the header), one derived from the data is derived from the
+        copy's one slice, not from the whole volume, so such a thumbnail may be windowed a little
+        differently from the same slice in the viewer.
+        """
+        volume = self.slice_volume(k)  # first: reading a NIfTI or image may set default_window
+
+        def loader() -> Volume:
+            return volume
+
+        return replace(
+            self,
+            shape=volume.shape,
+            _loader=loader,
+            _references=None,
+            _slice_loader=None,
+            _lock=threading.Lock(),
+        )
 
     @property
     def is_volume(self) -> bool:
