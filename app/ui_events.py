@@ -75,6 +75,7 @@ def wire(services: Services, ui: SimpleNamespace) -> None:
     ui.tail = [ui.status, ui.raw]
     _wire_study(services, ui)
     _wire_viewer(services, ui)
+    _wire_drawing(ui)
     _wire_assistant(services, ui)
     _wire_compare(services, ui)
     _wire_settings(services, ui)
@@ -128,7 +129,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
             progress((done, total), desc=f"{stage.capitalize()}", unit="files")
 
         def decoding(done: int, total: int) -> None:
-            progress((done, total), desc="Decoding the series", unit="series")
+            progress((done, total), desc="Drawing the series thumbnails", unit="series")
 
         try:
             study = services.open([Path(f) for f in files], progress=reading)
@@ -154,7 +155,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
 
 
 def _wire_viewer(services: Services, ui: SimpleNamespace) -> None:
-    """Series (list or thumbnail), plane, slice, window, reset, and clicks on the image."""
+    """Series (list or thumbnail) and plane."""
 
     def tokens(study: Study | None, index: Any, plane: str, k: int, *values: Any) -> str:
         chosen = viewer.pick_series(study, index)
@@ -198,6 +199,10 @@ def _wire_viewer(services: Services, ui: SimpleNamespace) -> None:
     ui.thumbnails.select(
         on_thumbnail, inputs=ui.study, outputs=ui.series, show_progress="hidden", **HIDDEN
     ).then(**series_changed).then(**ranges).then(**ui.refresh_tokens)
+
+
+def _wire_drawing(ui: SimpleNamespace) -> None:
+    """Slice, window and reset redraw the view; clicks read a value or mark a region."""
     for trigger in (
         ui.slider.release,
         ui.slider.input,
