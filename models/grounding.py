@@ -7,31 +7,8 @@ text (leniently: :mod:`models.grounding_parsers`), picks the image each box refe
 it through that image's mapping and clips it. It never raises on model text: every box it could
 not use is listed in ``dropped`` with the reason, every repair it made in ``notes``.
 
-Conventions, and where the facts come from:
-
-``gemma_box_2d`` (MedGemma 1.5)
-    ``{"box_2d": [y0, x0, y1, x1], "label": ...}``, 0-1000 over the image the model saw, which
-    is the slice padded to a square (its localization notebook; its prompt asks for reasoning,
-    then ``Final Answer: X`` with ``X`` the JSON list). y comes first.
-``qwen_abs`` (Qwen2.5-VL, Lingshu)
-    ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}`` in absolute pixels of the processor-resized
-    image (``smart_resize``: the mapping's ``model_size``); values may fall outside: clipped.
-``qwen_norm_1000`` (Qwen2-VL, Qwen3-VL)
-    Same keys, 0-1000 over the model image. Qwen2-VL's special-token form
-    ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` is
-    read too (both Qwen conventions), when the text was decoded with special tokens kept.
-``medrega`` (MedRegA)
-    ``<ref>text</ref><box>[[x1, y1, x2, y2], ...]</box>``, integers 0-999 over the model image:
-    MedRegA's prompts say "integers ranging from 0 to 999" and its evaluator
-    (``src/eval/regt2r/evaluator_reg.py``, ``BBOX_SCALE = 999``) divides by 999 and multiplies
-    by the image size, so 999 is the right/bottom edge.
-``maira2`` (MAIRA-2)
-    ``<obj>phrase<box><x55><y45><x70><y56></box></obj>`` (no underscore in the tokens; the box
-    sits inside the ``<obj>``): 100 bins over the centre-cropped square MAIRA-2 sees. Each bin
-    number is read as the centre of its cell, ``(NN + 0.5) / 100``, for both corners, exactly as
-    its processor does (``convert_output_to_plaintext_or_grounded_sequence``, then
-    ``adjust_box_for_original_image_size`` for the crop, which the mapping records here). Boxes
-    always refer to the current frontal image, the first image of the request.
+The conventions, and where their facts come from, are described in
+:mod:`models.box_conventions`.
 
 Which image a box refers to. With one image, that one. With several (a CT or MR sent as slices,
 each preceded by a text part ``SLICE k`` with ``k`` the source slice index; or current and
@@ -52,23 +29,26 @@ area is dropped as outside the image.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
-from models.grounding_parsers import (
-    Candidate,
-    Extraction,
-    extract_json,
-    extract_maira2,
-    extract_medrega,
-    extract_qwen_tokens,
+from models.box import Box
+from models.box_conventions import (
+    JSON_KEYS,
+    SCALES,
+    Convention,
+    Scale,
+    box_to_model,
+    image_reference_instruction,
+    native_text,
+    parse_convention,
+    to_native,
 )
+from models.grounding_markup import extract_maira2, extract_medrega, extract_qwen_tokens
+from models.grounding_parsers import Candidate, Extraction, extract_json
 from models.mapping import ImageMapping
 
 __all__ = [
@@ -81,83 +61,6 @@ __all__ = [
     "parse_boxes",
     "to_native",
 ]
-
-
-class Convention(StrEnum):
-    """How a model family writes a box (see the module documentation)."""
-
-    GEMMA_BOX_2D = "gemma_box_2d"
-    QWEN_ABS = "qwen_abs"
-    QWEN_NORM_1000 = "qwen_norm_1000"
-    MEDREGA = "medrega"
-    MAIRA2 = "maira2"
-
-
-@dataclass(frozen=True)
-class _Scale:
-    y_first: bool
-    full: float | None  # None: absolute model pixels
-    offset: float = 0.0  # added to each native value before dividing by full
-    key: str = ""
-
-
-_SCALES = {
-    Convention.GEMMA_BOX_2D: _Scale(True, 1000.0, key="box_2d"),
-    Convention.QWEN_ABS: _Scale(False, None, key="bbox_2d"),
-    Convention.QWEN_NORM_1000: _Scale(False, 1000.0, key="bbox_2d"),
-    Convention.MEDREGA: _Scale(False, 999.0),
-    Convention.MAIRA2: _Scale(False, 100.0, offset=0.5),
-}
-# JSON keys read as a box, by convention; the coordinate order is always the convention's.
-_JSON_KEYS = {
-    Convention.GEMMA_BOX_2D: ("box_2d", "bbox_2d", "bbox", "box"),
-    Convention.QWEN_ABS: ("bbox_2d", "box_2d", "bbox", "box"),
-    Convention.QWEN_NORM_1000: ("bbox_2d", "box_2d", "bbox", "box"),
-}
-
-
-@dataclass(frozen=True)
-class Box:
-    """A box on a source slice, in source pixels (``x`` right, ``y`` down, pixel edges).
-
-    ``mm`` is ``(x0, y0, x1, y1)`` in millimetres from the slice's top-left corner when the
-    pixel spacing is known (not patient coordinates).
-    """
-
-    label: str
-    slice: int
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    mm: tuple[float, float, float, float] | None = None
-
-    def __post_init__(self) -> None:
-        corners = (self.x0, self.y0, self.x1, self.y1)
-        if not all(math.isfinite(v) for v in corners):
-            raise InvalidArgumentError(f"Box corners must be finite, not {corners}.")
-        if not (self.x0 < self.x1 and self.y0 < self.y1):
-            raise InvalidArgumentError(
-                f"Box corners must satisfy x0 < x1 and y0 < y1, not {corners}."
-            )
-        if self.slice < 0:
-            raise InvalidArgumentError(f"Box slice must be >= 0, not {self.slice}.")
-        if self.mm is not None and (
-            len(self.mm) != 4 or not all(math.isfinite(v) for v in self.mm)
-        ):
-            raise InvalidArgumentError(f"Box mm must be 4 finite numbers, not {self.mm}.")
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form, coordinates rounded to 0.01 (pixels) and 0.01 mm."""
-        return {
-            "label": self.label,
-            "slice": self.slice,
-            "x0": round(self.x0, 2),
-            "y0": round(self.y0, 2),
-            "x1": round(self.x1, 2),
-            "y1": round(self.y1, 2),
-            "mm": None if self.mm is None else [round(v, 2) for v in self.mm],
-        }
 
 
 @dataclass(frozen=True)
@@ -175,22 +78,12 @@ class GroundingResult:
     notes: tuple[str, ...] = ()
 
 
-def _convention(convention: Convention | str) -> Convention:
-    try:
-        return Convention(convention)
-    except ValueError as err:
-        names = ", ".join(c.value for c in Convention)
-        raise InvalidArgumentError(
-            f"Unknown grounding convention {convention!r}; use one of: {names}."
-        ) from err
-
-
 def _extract(text: str, convention: Convention) -> Extraction:
     if convention is Convention.MEDREGA:
         return extract_medrega(text)
     if convention is Convention.MAIRA2:
         return extract_maira2(text)
-    found = extract_json(text, _JSON_KEYS[convention])
+    found = extract_json(text, JSON_KEYS[convention])
     if "<|box_start|>" not in found.text:
         return found
     tokens = extract_qwen_tokens(found.text)
@@ -245,7 +138,7 @@ def _pick_image(
 
 
 def _native_to_source(
-    values: tuple[float, float, float, float], scale: _Scale, mapping: ImageMapping
+    values: tuple[float, float, float, float], scale: Scale, mapping: ImageMapping
 ) -> tuple[float, float, float, float]:
     a, b, c, d = values
     x0, y0, x1, y1 = (b, a, d, c) if scale.y_first else (a, b, c, d)
@@ -260,7 +153,7 @@ def _native_to_source(
 
 def _place(
     values: tuple[float, float, float, float],
-    scale: _Scale,
+    scale: Scale,
     mapping: ImageMapping,
     name: str,
     notes: list[str],
@@ -297,6 +190,36 @@ def _spacing(spacing: tuple[float, float] | None) -> tuple[float, float] | None:
     return float(spacing[0]), float(spacing[1])
 
 
+def _locate(
+    candidate: Candidate,
+    mappings: Sequence[ImageMapping],
+    convention: Convention,
+    name: str,
+    notes: list[str],
+) -> tuple[str, ImageMapping, tuple[float, float, float, float]] | str:
+    """The label, image and source corners of one box as written, or why it is unusable."""
+    if candidate.values is None:
+        return f"{candidate.problem}"
+    mapping, label, problem = _pick_image(candidate, mappings, convention)
+    if mapping is None:
+        return f"{problem}"
+    placed = _place(candidate.values, SCALES[convention], mapping, name, notes)
+    if isinstance(placed, str):
+        return placed
+    return label, mapping, placed
+
+
+def _in_mm(
+    corners: tuple[float, float, float, float], row_col: tuple[float, float] | None
+) -> tuple[float, float, float, float] | None:
+    """Source corners in millimetres from the slice's top-left corner, when spacing is known."""
+    if row_col is None:
+        return None
+    x0, y0, x1, y1 = corners
+    row_mm, col_mm = row_col
+    return (x0 * col_mm, y0 * row_mm, x1 * col_mm, y1 * row_mm)
+
+
 def parse_boxes(
     text: str,
     convention: Convention | str,
@@ -315,12 +238,11 @@ def parse_boxes(
         InvalidArgumentError: an unknown convention, no mappings, or a bad spacing (never for
             anything in ``text``).
     """
-    convention = _convention(convention)
+    convention = parse_convention(convention)
     if not mappings:
         raise InvalidArgumentError("Argument 'mappings' must hold one mapping per image, not 0.")
     row_col = _spacing(spacing)
     found = _extract(text, convention)
-    scale = _SCALES[convention]
     boxes: list[Box] = []
     dropped: list[str] = []
     notes: list[str] = []
@@ -332,83 +254,16 @@ def parse_boxes(
     seen: set[tuple[str, int, float, float, float, float]] = set()
     for number, candidate in enumerate(found.candidates, start=1):
         name = _name(number, candidate.label)
-        if candidate.values is None:
-            dropped.append(f"{name}: {candidate.problem}")
+        located = _locate(candidate, mappings, convention, name, notes)
+        if isinstance(located, str):
+            dropped.append(f"{name}: {located}")
             continue
-        mapping, label, problem = _pick_image(candidate, mappings, convention)
-        if mapping is None:
-            dropped.append(f"{name}: {problem}")
-            continue
-        placed = _place(candidate.values, scale, mapping, name, notes)
-        if isinstance(placed, str):
-            dropped.append(f"{name}: {placed}")
-            continue
+        label, mapping, placed = located
         key = (label, mapping.slice_index, *placed)
         if key in seen:
             notes.append(f"{name}: duplicate of an earlier box, skipped")
             continue
         seen.add(key)
         x0, y0, x1, y1 = placed
-        mm = None
-        if row_col is not None:
-            row_mm, col_mm = row_col
-            mm = (x0 * col_mm, y0 * row_mm, x1 * col_mm, y1 * row_mm)
-        boxes.append(Box(label, mapping.slice_index, x0, y0, x1, y1, mm))
+        boxes.append(Box(label, mapping.slice_index, x0, y0, x1, y1, _in_mm(placed, row_col)))
     return GroundingResult(tuple(boxes), tuple(dropped), found.text, tuple(notes))
-
-
-def box_to_model(box: Box, mapping: ImageMapping) -> tuple[float, float, float, float]:
-    """A source box as ``(x0, y0, x1, y1)`` pixels of the model image (to draw a user's region)."""
-    x0, y0 = mapping.to_model(box.x0, box.y0)
-    x1, y1 = mapping.to_model(box.x1, box.y1)
-    return x0, y0, x1, y1
-
-
-def to_native(
-    box: Box, convention: Convention | str, mapping: ImageMapping
-) -> tuple[int, int, int, int]:
-    """A source box as the four integers the model would write, in its order and scale."""
-    scale = _SCALES[_convention(convention)]
-    mw, mh = mapping.model_size
-    x0, y0, x1, y1 = box_to_model(box, mapping)
-    if scale.full is None:
-        xs = [min(max(round(v), 0), mw) for v in (x0, x1)]
-        ys = [min(max(round(v), 0), mh) for v in (y0, y1)]
-    elif scale.offset:  # bins: the cell a corner falls in
-        top = int(scale.full) - 1
-        xs = [min(max(math.floor(v / mw * scale.full), 0), top) for v in (x0, x1)]
-        ys = [min(max(math.floor(v / mh * scale.full), 0), top) for v in (y0, y1)]
-    else:
-        full = int(scale.full)
-        xs = [min(max(round(v / mw * full), 0), full) for v in (x0, x1)]
-        ys = [min(max(round(v / mh * full), 0), full) for v in (y0, y1)]
-    if scale.y_first:
-        return ys[0], xs[0], ys[1], xs[1]
-    return xs[0], ys[0], xs[1], ys[1]
-
-
-def native_text(box: Box, convention: Convention | str, mapping: ImageMapping) -> str:
-    """A source box written the way the model writes boxes (to ask about a user's region)."""
-    convention = _convention(convention)
-    a, b, c, d = to_native(box, convention, mapping)
-    if convention is Convention.MEDREGA:
-        return f"<ref>{box.label}</ref><box>[[{a}, {b}, {c}, {d}]]</box>"
-    if convention is Convention.MAIRA2:
-        return f"<obj>{box.label}<box><x{a}><y{b}><x{c}><y{d}></box></obj>"
-    return json.dumps({_SCALES[convention].key: [a, b, c, d], "label": box.label})
-
-
-def image_reference_instruction(convention: Convention | str, n_images: int) -> str:
-    """The sentence a prompt adds so that each box says which image it is on ("" if moot)."""
-    convention = _convention(convention)
-    if n_images <= 1 or convention is Convention.MAIRA2:
-        return ""
-    if convention is Convention.MEDREGA:
-        return (
-            'Each image is preceded by "SLICE k". Inside every <ref></ref>, after the name of '
-            'the region, write "SLICE k" for the image its box is drawn on.'
-        )
-    return (
-        'Each image is preceded by "SLICE k". Give every box a "slice" key whose value is the '
-        'number k of the image it is drawn on, for example {"slice": 42, ...}.'
-    )
