@@ -13,22 +13,11 @@ This package imports nothing from dicom_io, models or app.
 
 from __future__ import annotations
 
-from prompts.templates import (
-    PROMPTS_VERSION,
-    AppliesTo,
-    Catalogue,
-    Exam,
-    FieldSpec,
-    PromptError,
-    PromptFieldError,
-    RenderedPrompt,
-    Task,
-    Template,
-    TemplateDataError,
-    load_catalogue,
-    render,
-    select_template,
-)
+from prompts.errors import PromptError, PromptFieldError, TemplateDataError
+from prompts.loader import PROMPTS_VERSION, load_catalogue
+from prompts.rendering import RenderedPrompt, render
+from prompts.selection import select_template
+from prompts.templates import AppliesTo, Catalogue, Exam, FieldSpec, Task, Template
 
 __all__ = [
     "PROMPTS_VERSION",

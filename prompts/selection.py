@@ -1,0 +1,107 @@
+"""Choose a template: the exam for a series, the task's template for it, bound to a family."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
+
+from prompts.errors import PromptError, names
+from prompts.loader import load_catalogue
+from prompts.placeholders import placeholders, substitute
+from prompts.templates import (
+    BoxFormat,
+    Catalogue,
+    Exam,
+    FieldSpec,
+    Task,
+    TaskTemplate,
+    Template,
+    covers,
+    frozen,
+    parse_task,
+    version_key,
+)
+
+__all__ = ["select_template"]
+
+
+def select_template(
+    task: Task | str,
+    modality: str,
+    body_part: str = "",
+    view: str = "",
+    family: str = "gemma3",
+    *,
+    box_format: str | None = None,
+    catalogue: Catalogue | None = None,
+) -> Template:
+    """The template for ``task`` on a series of this modality, body part and view, in the form
+    ``family`` expects (``box_format`` overrides the family's box convention, e.g. for a remote
+    model). Unknown body parts fall back to the modality's generic exam, never another's."""
+    cat = catalogue if catalogue is not None else load_catalogue()
+    task = parse_task(task)
+    family = str(family)
+    if family not in cat.families:
+        raise PromptError(f"Unknown model family {family!r}; use one of {names(cat.families)}.")
+    box_id = box_format if box_format is not None else cat.families[family]
+    if box_id not in cat.box_formats:
+        raise PromptError(f"Unknown box format {box_id!r}; use one of {names(cat.box_formats)}.")
+    return _bound(
+        cat, task, cat.exam_for(str(modality), str(body_part), str(view)), family, box_id
+    )
+
+
+@lru_cache(maxsize=1024)
+def _bound(cat: Catalogue, task: Task, exam: Exam, family: str, box_id: str) -> Template:
+    """The task's template for ``exam`` (one naming the exam before one for every exam)."""
+    candidates = [t for t in cat.templates if t.task is task and covers(t, exam.id)]
+    chosen = max(candidates, key=lambda t: t.exams != ("*",))
+    return _bind(cat, chosen, exam, family, box_id)
+
+
+def _bind(cat: Catalogue, tpl: TaskTemplate, exam: Exam, family: str, box_id: str) -> Template:
+    box = cat.box_formats[box_id]
+    derived = {
+        "exam_name": exam.name,
+        "image_note": exam.image_note,
+        "anatomy_lines": "\n".join(
+            substitute(tpl.anatomy_line, {"section": s}) for s in exam.findings_sections
+        ),
+    }
+    system, user = (substitute(t, derived, keep_unknown=True) for t in (tpl.system, tpl.user))
+    return Template(
+        id=f"{tpl.id}/{exam.id}",
+        version=max((tpl.version, exam.version, box.version), key=version_key),
+        catalogue_version=cat.version,
+        task=tpl.task,
+        exam=exam.id,
+        exam_name=exam.name,
+        applies_to=exam.applies_to,
+        family=family,
+        box_format=box_id,
+        box_key=box.key,
+        sections=tpl.sections,
+        findings_sections=exam.findings_sections if tpl.anatomy_line else (),
+        vocabulary=tpl.vocabulary,
+        system=system,
+        user=user,
+        fields=_bound_fields({**cat.fields, **tpl.fields}, system + "\n" + user, derived, box),
+    )
+
+
+def _bound_fields(
+    specs: Mapping[str, FieldSpec], text: str, derived: Mapping[str, str], box: BoxFormat
+) -> Mapping[str, FieldSpec]:
+    """The fields ``text`` uses (with those its choices use), defaults and choices bound."""
+    used: dict[str, FieldSpec] = {}
+    for name in placeholders(text):
+        spec = specs[name]
+        if spec.choices:
+            choices = {k: substitute(v, derived, True) for k, v in spec.choices.items()}
+            spec = replace(spec, choices=frozen(choices))
+            used |= {n: specs[n] for n in placeholders("\n".join(choices.values()))}
+        elif spec.from_box_format:
+            spec = replace(spec, default=box.instructions)
+        used[name] = spec
+    return frozen(dict(sorted(used.items())))
