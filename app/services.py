@@ -4,8 +4,9 @@ Per-user data (the study a user opened, the conversation, the report) lives in `
 never here. The model is the one thing every session shares: :class:`Services` opens it on
 first use (the :meth:`Services.backend` lock makes a second session wait for that load instead
 of loading it twice) and keeps one model in memory; asking for another model or precision
-replaces it. Backends serialise generation themselves, and the UI runs GPU events one at a
-time, so sharing it read-only is safe.
+replaces it, the old one's memory (GPU memory too) freed before the new one loads. Backends
+serialise generation themselves, and the UI runs GPU events one at a time, so sharing it
+read-only is safe.
 
 :func:`stream_task` runs a blocking core call that reports text through ``on_delta`` (``ask``,
 ``draft_report``) in a worker thread, so a generator handler can yield the text as it comes.
@@ -13,8 +14,10 @@ time, so sharing it read-only is safe.
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Generator
@@ -163,13 +166,24 @@ class Services:
             gone = self.missing(spec)
             if gone:
                 raise ModelNotFoundError(gone)
-            # Drop the model in memory before loading the next one: one model at a time.
-            self._backend = self._backend_key = None
-            self._load_note = ""
+            self._release()  # one model at a time: free the last one before loading the next
             backend = self.open_backend(spec, precision, self.device)
             self._backend, self._backend_key = backend, key
             self._load_note = _describe_loaded(spec, backend)
             return backend
+
+    def _release(self) -> None:
+        """Forget the model in memory and give its memory back: a collection pass (models hold
+        reference cycles, which reference counting alone never frees) and, on a GPU, PyTorch's
+        cached blocks, so the next model can use them."""
+        if self._backend is None:
+            return
+        self._backend = self._backend_key = None
+        self._load_note = ""
+        gc.collect()
+        torch = sys.modules.get("torch")  # never imported here only to clean up
+        if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
 
     # ----------------------------------------------------------------------------- exports
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -499,3 +500,48 @@ def test_two_sessions_wait_for_one_load_and_a_new_precision_reloads(tiny_gemma3:
     assert third is not first
     assert opened == ["fp32", "bf16"]
     assert not services.is_loaded(spec, "fp32")
+
+
+def test_another_model_loads_only_after_the_last_one_is_freed(tiny_gemma3: Path, tiny_qwen: Path):
+    from models.engine import open_backend
+
+    alive: list[weakref.ref[Any]] = []
+    seen_alive: list[bool] = []
+
+    def opening(spec: Any, precision: str, device: Any) -> Any:
+        seen_alive.extend(ref() is not None for ref in alive)  # the last model, if any
+        backend = open_backend(spec, precision, device)
+        alive.append(weakref.ref(backend.loaded.model))
+        return backend
+
+    services = Services(model_id=str(tiny_gemma3), device="cpu", open_backend=opening)
+    gemma = services.backend(services.spec(), "fp32")
+    model = gemma.loaded.model
+    del gemma
+    assert model.__class__.__name__.startswith("Gemma3")
+    del model  # PyTorch models hold reference cycles: only a collection pass frees them
+    qwen = services.backend(services.spec(str(tiny_qwen)), "fp32")
+    assert seen_alive == [False]
+    assert qwen.loaded.model.__class__.__name__.startswith("Qwen2_5_VL")
+    assert services.is_loaded(services.spec(str(tiny_qwen)), "fp32")
+
+
+def test_a_model_held_in_a_reference_cycle_is_freed_before_the_next_loads(tiny_gemma3: Path):
+    class Cyclic(ScriptedBackend):
+        def __init__(self) -> None:
+            super().__init__(lambda prompt: "")
+            self.itself = self  # as accelerate's hooks and bitsandbytes' modules do
+
+    alive: list[weakref.ref[Any]] = []
+    seen_alive: list[bool] = []
+
+    def opening(spec: Any, precision: str, device: Any) -> Cyclic:
+        seen_alive.extend(ref() is not None for ref in alive)
+        backend = Cyclic()
+        alive.append(weakref.ref(backend))
+        return backend
+
+    services = Services(model_id=str(tiny_gemma3), open_backend=opening)
+    services.backend(services.spec(), "fp32")
+    services.backend(services.spec(), "bf16")
+    assert seen_alive == [False]
