@@ -27,7 +27,9 @@ def open_backend(
                 "Set RADLENS_REMOTE_MODEL to the model name the server serves "
                 f"(RADLENS_REMOTE_URL is {settings.url})."
             )
-        return OpenAIBackend(settings.url, settings.model, settings.api_key)
+        return OpenAIBackend(
+            settings.url, settings.model, settings.api_key, timeout=settings.timeout
+        )
     from models.backends.local import TransformersBackend
     from models.loading import load_model
 

@@ -25,6 +25,7 @@ class RemoteSettings:
     model: str | None
     api_key: str | None = field(default=None, repr=False)
     grounding: str = "qwen_abs"
+    timeout: float = 120.0  # seconds without a byte from the server (the first token included)
 
     def __post_init__(self) -> None:
         parsed = urlparse(self.url)
@@ -38,16 +39,32 @@ class RemoteSettings:
                 f"RADLENS_REMOTE_GROUNDING must be a convention name such as 'qwen_abs', "
                 f"not {self.grounding!r}."
             )
+        if not 0 < self.timeout <= 3600:
+            raise InvalidArgumentError(
+                f"RADLENS_REMOTE_TIMEOUT must be seconds within (0, 3600], not {self.timeout:g}."
+            )
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"RADLENS_REMOTE_TIMEOUT must be a number of seconds such as 300, not {text!r}."
+        ) from None
 
 
 def remote_settings(environ: Mapping[str, str] | None = None) -> RemoteSettings:
-    """Read RADLENS_REMOTE_URL, _MODEL, _API_KEY and _GROUNDING (default: ``os.environ``)."""
+    """Read RADLENS_REMOTE_URL, _MODEL, _API_KEY, _GROUNDING and _TIMEOUT (default:
+    ``os.environ``)."""
     env = os.environ if environ is None else environ
+    timeout = env.get("RADLENS_REMOTE_TIMEOUT", "").strip()
     return RemoteSettings(
         url=env.get("RADLENS_REMOTE_URL", "").strip() or _REMOTE_DEFAULT_URL,
         model=env.get("RADLENS_REMOTE_MODEL", "").strip() or None,
         api_key=env.get("RADLENS_REMOTE_API_KEY") or None,
         grounding=env.get("RADLENS_REMOTE_GROUNDING", "").strip() or "qwen_abs",
+        timeout=_seconds(timeout) if timeout else 120.0,
     )
 
 
@@ -69,6 +86,7 @@ def remote_spec(environ: Mapping[str, str] | None) -> ModelSpec:
         notes=(
             "Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, transformers serve): "
             "RADLENS_REMOTE_URL, RADLENS_REMOTE_MODEL, RADLENS_REMOTE_API_KEY, "
-            "RADLENS_REMOTE_GROUNDING. Images are sent to that server: use one you control."
+            "RADLENS_REMOTE_GROUNDING, RADLENS_REMOTE_TIMEOUT. Images are sent to that server: "
+            "use one you control."
         ),
     )

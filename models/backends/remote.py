@@ -223,7 +223,8 @@ class OpenAIBackend:
         if isinstance(err, httpx.TimeoutException):
             return RemoteTimeoutError(
                 f"{url} sent nothing for {self.timeout:g} s (timeout): the server is hung or "
-                "overloaded; raise 'timeout' if the model is just slow to start answering."
+                "overloaded; if the model is just slow to start answering, raise the timeout "
+                "(RADLENS_REMOTE_TIMEOUT, seconds)."
             )
         if isinstance(err, httpx.ConnectError):
             return RemoteServerError(

@@ -173,8 +173,8 @@ class FaultServer(ThreadingHTTPServer):
 
 
 HUNG = (
-    r"URL sent nothing for 1 s \(timeout\): the server is hung or overloaded; raise 'timeout' "
-    r"if the model is just slow to start answering\."
+    r"URL sent nothing for 1 s \(timeout\): the server is hung or overloaded; if the model is "
+    r"just slow to start answering, raise the timeout \(RADLENS_REMOTE_TIMEOUT, seconds\)\."
 )
 # What the user reads for each fault; URL stands for the chat completions URL.
 REMOTE_FAULTS = {

@@ -294,6 +294,27 @@ def test_remote_url_must_be_http():
         remote_settings({"RADLENS_REMOTE_URL": "gpu-box:8000"})
 
 
+def test_remote_timeout_reaches_the_backend(monkeypatch):
+    from models.engine import open_backend
+
+    assert remote_settings({}).timeout == 120.0
+    env = {"RADLENS_REMOTE_MODEL": "m", "RADLENS_REMOTE_TIMEOUT": " 300 "}
+    assert remote_settings(env).timeout == 300.0
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    backend = open_backend(get_spec("remote"), "auto", None)
+    assert backend.timeout == 300.0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("soon", "a number of seconds such as 300, not 'soon'"), ("0", "not 0"), ("1e9", "")],
+)
+def test_a_bad_remote_timeout_is_refused(value, message):
+    with pytest.raises(InvalidArgumentError, match=f"RADLENS_REMOTE_TIMEOUT must be.*{message}"):
+        remote_settings({"RADLENS_REMOTE_TIMEOUT": value})
+
+
 # --------------------------------------------------------------------------- local folders
 
 
