@@ -203,22 +203,17 @@ def draft_report(
     return report
 
 
-def compare(
+def _prepare_comparison(
     current: Series,
     prior: Series,
-    backend: Backend,
     spec: ModelSpec,
-    *,
-    indication: str = "",
-    prior_summary: str = "",
-    language: str = "English",
-    options: InputOptions | None = None,
-    settings: GenerationSettings | None = None,
-    on_delta: Callable[[str], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> Report:
-    """Compare ``current`` with ``prior`` (same body part): interval change per finding."""
-    settings = settings or GenerationSettings()
+    options: InputOptions | None,
+    indication: str,
+    prior_summary: str,
+    language: str,
+) -> tuple[Prepared, str]:
+    """The comparison request (the prior's images first, then the current ones, as the
+    prompt's image_order says) and the prior's technique line."""
     now = build_inputs(current, spec.family, options, context_limit=spec.context_length)
     before = build_inputs(prior, spec.family, options, context_limit=spec.context_length)
     template = select_template(
@@ -229,16 +224,16 @@ def compare(
         family=spec.family.value,
         box_format=spec.grounding,
     )
+    technique = describe_technique(current, images_sent=len(now.images))
     prior_technique = describe_technique(prior, images_sent=len(before.images))
     prompt = render(
         template,
-        technique=describe_technique(current, images_sent=len(now.images)),
+        technique=technique,
         prior_technique=prior_technique,
         prior_summary=prior_summary,
         indication=indication,
         language=language,
     )
-    # Prior images first, then the current ones (the prompt's image_order says so).
     joined = replace(
         now,
         images=before.images + now.images,
@@ -255,8 +250,30 @@ def compare(
         inputs=now,
         prompt=prompt,
         messages=to_messages(joined, prompt.user, system),
-        technique=describe_technique(current, images_sent=len(now.images)),
+        technique=technique,
         spacing=(current.spacing[1], current.spacing[2]) if current.spacing_known else None,
+    )
+    return prepared, prior_technique
+
+
+def compare(
+    current: Series,
+    prior: Series,
+    backend: Backend,
+    spec: ModelSpec,
+    *,
+    indication: str = "",
+    prior_summary: str = "",
+    language: str = "English",
+    options: InputOptions | None = None,
+    settings: GenerationSettings | None = None,
+    on_delta: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Report:
+    """Compare ``current`` with ``prior`` (same body part): interval change per finding."""
+    settings = settings or GenerationSettings()
+    prepared, prior_technique = _prepare_comparison(
+        current, prior, spec, options, indication, prior_summary, language
     )
     start = time.perf_counter()
     result = run(backend, prepared, settings, on_delta, cancel)
@@ -342,16 +359,7 @@ def check(
         absent = None if stopped() else probe(finding.text, "absent")
         if stopped():
             break
-        flags = list(finding.flags)
-        if present is True and absent is False:
-            status = FindingStatus.VERIFIED
-        else:
-            status = FindingStatus.UNVERIFIED
-            flags.append(f"probe answers: shows it? {_word(present)}; free of it? {_word(absent)}")
-        if finding.section != "Impression" and not finding.boxes:
-            status = FindingStatus.UNVERIFIED
-            flags.append("not localized on the images")
-        checked[id(finding)] = replace(finding, status=status, flags=tuple(flags))
+        checked[id(finding)] = _judged(finding, present, absent)
     checks = list(report.checks)
     if abnormal and not stopped():
         control = probe(abnormal[0].text, "present", blank=True)
@@ -374,6 +382,21 @@ def check(
         impression=tuple(checked.get(id(f), f) for f in report.impression),
         checks=tuple(checks),
     )
+
+
+def _judged(finding: Finding, present: bool | None, absent: bool | None) -> Finding:
+    """``finding`` verified when it is seen (yes) and its absence denied (no), and it was
+    localized (impression items need no box); else unverified, with the reason in its flags."""
+    flags = list(finding.flags)
+    if present is True and absent is False:
+        status = FindingStatus.VERIFIED
+    else:
+        status = FindingStatus.UNVERIFIED
+        flags.append(f"probe answers: shows it? {_word(present)}; free of it? {_word(absent)}")
+    if finding.section != "Impression" and not finding.boxes:
+        status = FindingStatus.UNVERIFIED
+        flags.append("not localized on the images")
+    return replace(finding, status=status, flags=tuple(flags))
 
 
 def _word(answer: bool | None) -> str:
