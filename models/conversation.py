@@ -23,7 +23,7 @@ from models.registry import ModelSpec
 from models.technique import describe_technique
 from prompts import RenderedPrompt, Template, render, select_template
 
-__all__ = ["Prepared", "Turn", "mark_region", "prepare", "text_of"]
+__all__ = ["Prepared", "Turn", "mark_region", "prepare", "system_text", "text_of"]
 
 TaskName = Literal["report", "ask", "grounding", "check_probe", "check_control"]
 _REGION_COLOUR = np.array([255, 220, 0], dtype=np.uint8)  # a yellow outline, as viewers draw
@@ -166,25 +166,9 @@ def prepare(
     if task == "ask":
         fields |= {"question": question.strip(), "region": region_text}
     prompt = render(template, **fields)
-    system = spec.system_prompt + "\n\n" + prompt.system if spec.system_prompt else prompt.system
-    if history:
-        base = {k: v for k, v in fields.items() if k not in ("question", "region")}
-        first, *rest = history
-        opening = render(template, **{**base, "question": first.question, "region": ""})
-        messages = to_messages(inputs, opening.user, system)
-        messages.append(Message.text("assistant", first.answer))
-        messages.extend(_history_messages(template, base, rest))
-        messages.append(Message.text("user", prompt.user))
-    else:
-        messages = to_messages(inputs, prompt.user, system)
+    messages = _conversation(template, fields, inputs, prompt, system_text(spec, prompt), history)
     if demonstrations:
-        # Each example: its image(s) and the same instruction, answered by its report.
-        shown: list[Message] = []
-        for demo_inputs, demo_report in demonstrations:
-            shown.extend(m for m in to_messages(demo_inputs, prompt.user) if m.role == "user")
-            shown.append(Message.text("assistant", demo_report))
-        head = [m for m in messages if m.role == "system"]
-        messages = _renumbered([*head, *shown, *(m for m in messages if m.role != "system")])
+        messages = _with_demonstrations(messages, demonstrations, prompt.user)
     spacing = (series.spacing[1], series.spacing[2]) if series.spacing_known else None
     return Prepared(
         task=task,
@@ -197,6 +181,46 @@ def prepare(
         question=question.strip(),
         region=region,
     )
+
+
+def system_text(spec: ModelSpec, prompt: RenderedPrompt) -> str:
+    """The system message: the model's own system prompt (if it has one), then the task's."""
+    return spec.system_prompt + "\n\n" + prompt.system if spec.system_prompt else prompt.system
+
+
+def _conversation(
+    template: Template,
+    fields: Mapping[str, str],
+    inputs: ModelInputs,
+    prompt: RenderedPrompt,
+    system: str,
+    history: Sequence[Turn],
+) -> list[Message]:
+    """The messages of a question: the images go with the first question of the conversation;
+    earlier turns follow as text, then the new question."""
+    if not history:
+        return to_messages(inputs, prompt.user, system)
+    base = {k: v for k, v in fields.items() if k not in ("question", "region")}
+    first, *rest = history
+    opening = render(template, **{**base, "question": first.question, "region": ""})
+    messages = to_messages(inputs, opening.user, system)
+    messages.append(Message.text("assistant", first.answer))
+    messages.extend(_history_messages(template, base, rest))
+    messages.append(Message.text("user", prompt.user))
+    return messages
+
+
+def _with_demonstrations(
+    messages: list[Message], demonstrations: Sequence[tuple[ModelInputs, str]], instruction: str
+) -> list[Message]:
+    """Worked examples after the system message: each example's image(s) with the same
+    instruction, answered by its report."""
+    shown: list[Message] = []
+    for demo_inputs, demo_report in demonstrations:
+        shown.extend(m for m in to_messages(demo_inputs, instruction) if m.role == "user")
+        shown.append(Message.text("assistant", demo_report))
+    head = [m for m in messages if m.role == "system"]
+    return _renumbered([*head, *shown, *(m for m in messages if m.role != "system")])
 
 
 def text_of(messages: Sequence[Message]) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from dicom_io.study import Series
 from models.answers import run
 from models.backends.base import Backend, CancelToken, GenerationSettings
-from models.conversation import Prepared, prepare
+from models.conversation import Prepared, prepare, system_text
 from models.examples import Example, select_examples
 from models.grounding import Box, parse_boxes
 from models.inputs import InputOptions, ModelInputs, build_inputs, to_messages
@@ -243,13 +243,12 @@ def _prepare_comparison(
         slice_indices=before.slice_indices + now.slice_indices,
         image_tokens=before.image_tokens + now.image_tokens,
     )
-    system = spec.system_prompt + "\n\n" + prompt.system if spec.system_prompt else prompt.system
     prepared = Prepared(
         task="compare",
         spec=spec,
         inputs=now,
         prompt=prompt,
-        messages=to_messages(joined, prompt.user, system),
+        messages=to_messages(joined, prompt.user, system_text(spec, prompt)),
         technique=technique,
         spacing=(current.spacing[1], current.spacing[2]) if current.spacing_known else None,
     )
