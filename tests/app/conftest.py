@@ -24,9 +24,16 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from dicom_io.study import Study
+    from tests.app.fault_checks import Predict
+
+# The fault tests' shared checks are plain asserts: rewrite them for pytest's messages.
+pytest.register_assert_rewrite("tests.app.fault_checks")
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -250,3 +257,56 @@ def scripted(
         open_backend=lambda spec, precision, device: backend,
     )
     return services, backend
+
+
+# --- faults during generation (tests/app/test_faults_*.py) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """The tiny model runs fastest on one thread on a busy 2-core machine (the fault tests use
+    it for their whole module)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def ct_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-slice CT: one small image per request keeps the tiny models quick."""
+    from tests.synthetic import write_ct_series
+
+    written = write_ct_series(
+        tmp_path_factory.mktemp("faults") / "ct", slices=1, rows=64, columns=64
+    )
+    (path,) = written.paths
+    return Path(path)
+
+
+@pytest.fixture(scope="module")
+def ct(ct_file: Path) -> Study:
+    from dicom_io.loader import load_study
+
+    return load_study(ct_file)
+
+
+@pytest.fixture(scope="module")
+def predict(ct_file: Path) -> Predict:
+    """``predict(server, endpoint)``: ``/ask`` or ``/draft_report`` on the CT, 8 tokens, from
+    one client per server."""
+    from gradio_client import Client, handle_file
+
+    clients: dict[str, Client] = {}
+
+    def call(server: RadLensServer, endpoint: str) -> dict[str, Any]:
+        if server.url not in clients:
+            clients[server.url] = Client(server.url, verbose=False, download_files=False)
+        text = "Is there a nodule?" if endpoint == "/ask" else "cough"
+        files = [handle_file(str(ct_file))]
+        answer: dict[str, Any] = clients[server.url].predict(files, text, 8, api_name=endpoint)
+        return answer
+
+    return call
