@@ -165,19 +165,21 @@ def _report_tab(ui: SimpleNamespace) -> None:
     ui.flags = gr.Markdown(elem_id="report-flags")
     with gr.Accordion("The model's raw text", open=False):
         ui.raw = gr.Textbox(show_label=False, lines=6, interactive=False, elem_id="report-raw")
-    with gr.Row():
-        ui.export_format = gr.Dropdown(
-            report.EXPORT_FORMATS,
-            value=".md",
-            label="Export as",
-            elem_id="export",
-            scale=2,
-        )
-        ui.export_button = gr.Button("Export", elem_id="export-button", scale=1)
-    ui.export_file = gr.File(
-        label="Exported report", elem_id="export-file", interactive=False, visible=False
+    ui.export_format, ui.export_button, ui.export_file, ui.export_note = _export_row(
+        "export", "Export as", "Exported report"
     )
-    ui.export_note = gr.Markdown(elem_id="export-note")
+
+
+def _export_row(elem_id: str, label: str, file_label: str) -> tuple[Any, Any, Any, Any]:
+    """The format list, the Export button, the exported file (hidden until written) and the
+    note under it; their ids are ``elem_id``, ``elem_id-button``, ``-file`` and ``-note``."""
+    with gr.Row():
+        formats = gr.Dropdown(
+            report.EXPORT_FORMATS, value=".md", label=label, elem_id=elem_id, scale=2
+        )
+        button = gr.Button("Export", elem_id=f"{elem_id}-button", scale=1)
+    file = gr.File(label=file_label, elem_id=f"{elem_id}-file", interactive=False, visible=False)
+    return formats, button, file, gr.Markdown(elem_id=f"{elem_id}-note")
 
 
 def _compare_tab(ui: SimpleNamespace) -> None:
@@ -216,22 +218,9 @@ def _compare_tab(ui: SimpleNamespace) -> None:
     )
     gr.Markdown(DISCLAIMER, elem_classes="disclaimer", elem_id="compare-disclaimer")
     ui.changes = gr.Markdown(elem_id="compare-changes")
-    with gr.Row():
-        ui.compare_export_format = gr.Dropdown(
-            report.EXPORT_FORMATS,
-            value=".md",
-            label="Export the comparison as",
-            elem_id="compare-export",
-            scale=2,
-        )
-        ui.compare_export_button = gr.Button("Export", elem_id="compare-export-button", scale=1)
-    ui.compare_export_file = gr.File(
-        label="Exported comparison",
-        elem_id="compare-export-file",
-        interactive=False,
-        visible=False,
-    )
-    ui.compare_export_note = gr.Markdown(elem_id="compare-export-note")
+    exported = _export_row("compare-export", "Export the comparison as", "Exported comparison")
+    ui.compare_export_format, ui.compare_export_button = exported[:2]
+    ui.compare_export_file, ui.compare_export_note = exported[2:]
 
 
 def _layout(services: Services) -> SimpleNamespace:

@@ -419,3 +419,14 @@ def test_folder_thumbnails_values_and_compare(
     expect(page.locator("#compare-disclaimer")).to_be_visible()
     expect(page.locator("#compare-disclaimer")).to_contain_text("not for diagnostic use")
     screenshot("compared")
+
+    page.locator("#compare-export input").click()
+    page.get_by_role("option", name="Markdown (.md)").click()
+    page.locator("#compare-export-button").click()
+    link = page.locator("#compare-export-file a").first
+    expect(link).to_have_attribute("href", re.compile(r"radlens-report\.md"))
+    response = page.request.get(str(link.get_attribute("href")))
+    assert response.status == 200
+    markdown = response.text()
+    assert "12 mm nodule in the right upper lobe, was 8 mm (change: worse)" in markdown
+    assert "(change: improved)" in markdown
