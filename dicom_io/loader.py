@@ -23,7 +23,8 @@ from dicom_io.identity import hash_uid
 from dicom_io.image import load_image
 from dicom_io.limits import Limits
 from dicom_io.nifti import load_nifti
-from dicom_io.pixels import check_decodable, decode_slice, decode_stack, output_photometric
+from dicom_io.pixel_decoder import check_decodable
+from dicom_io.pixels import decode_slice, decode_stack, output_photometric
 from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.stacking import Stack, group_stacks, order_stack
