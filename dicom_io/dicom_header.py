@@ -10,10 +10,9 @@ from __future__ import annotations
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
@@ -32,13 +31,13 @@ from dicom_io.errors import (
     RadLensError,
     library_reason,
 )
+from dicom_io.frame_info import FrameInfo, read_frame_infos
+from dicom_io.header_values import Header, first_number, text_value, voi_window
 from dicom_io.limits import Limits
 from dicom_io.raw_values import RawView
 from dicom_io.sources import SourceFile
 
-__all__ = ["DicomHeader", "FrameInfo", "SliceReference", "read_header"]
-
-Header = Dataset | RawView
+__all__ = ["DicomHeader", "read_header"]
 
 PIXEL_DATA = Tag(0x7FE0, 0x0010)
 FLOAT_PIXEL_DATA = Tag(0x7FE0, 0x0008)
@@ -49,18 +48,6 @@ NATIVE_SYNTAXES = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBig
 # Storage classes that are images without a slice geometry of their own.
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
-
-
-@dataclass(frozen=True)
-class FrameInfo:
-    """Geometry and value transform of one frame."""
-
-    frame: int
-    position: tuple[float, float, float] | None
-    orientation: tuple[float, ...] | None
-    pixel_spacing: tuple[float, float] | None
-    slope: float
-    intercept: float
 
 
 @dataclass(frozen=True)
@@ -106,149 +93,6 @@ class DicomHeader:
     @property
     def is_secondary_capture(self) -> bool:
         return self.sop_class.startswith(_SECONDARY_CAPTURE_PREFIX)
-
-
-@dataclass(frozen=True)
-class SliceReference:
-    """Where one slice of a series came from: the instance (and frame) a DICOM SR refers to.
-
-    Internal to dicom_io (raw UIDs, never shown): :mod:`dicom_io.sr` reaches it through the
-    series' private ``_references``. ``frame_number`` is 1-based, ``None`` for single-frame
-    instances. :meth:`read_dataset` reads the source header (patient and study modules) on
-    demand, without pixel data; nothing with identity is kept on this object.
-    """
-
-    sop_class_uid: str
-    sop_instance_uid: str
-    frame_number: int | None
-    study_uid: str
-    series_uid: str
-    frame_of_reference_uid: str
-    source: SourceFile = field(repr=False)
-
-    def read_dataset(self) -> Dataset:
-        """The source instance's header, without pixel data (read again from the input)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                with self.source.open() as fp:
-                    return pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-            except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as err:
-                raise CorruptFileError(
-                    f"{self.source.name}: unreadable DICOM header ({type(err).__name__})."
-                ) from err
-
-
-def _str(ds: Header, keyword: str) -> str:
-    value = ds.get(keyword, "")
-    if value is None:
-        return ""
-    if isinstance(value, (list, pydicom.multival.MultiValue)):
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _floats(value: Any, n: int) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    try:
-        items = [float(v) for v in (value if isinstance(value, (list, tuple)) else list(value))]
-    except (TypeError, ValueError):
-        return None
-    if len(items) != n or not all(np.isfinite(items)):
-        return None
-    return tuple(items)
-
-
-def _first_number(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-            value = value[0]
-        number = float(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return number if np.isfinite(number) else None
-
-
-def _window(ds: Header) -> tuple[float, float] | None:
-    """The first DICOM VOI window: top level, else the enhanced objects' frame VOI LUT."""
-    candidates = [ds, _item(_item(ds, "SharedFunctionalGroupsSequence"), "FrameVOILUTSequence")]
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    if per_frame:
-        candidates.append(_item(per_frame[0], "FrameVOILUTSequence"))
-    for owner in candidates:
-        if owner is None:
-            continue
-        center = _first_number(owner.get("WindowCenter"))
-        width = _first_number(owner.get("WindowWidth"))
-        if center is not None and width is not None and width > 0:
-            return center, width
-    return None
-
-
-def _item(seq_owner: Header | None, keyword: str) -> Dataset | None:
-    if seq_owner is None:
-        return None
-    seq = seq_owner.get(keyword)
-    if not seq:
-        return None
-    item = seq[0]
-    return item if isinstance(item, Dataset) else None
-
-
-def _from_groups(
-    groups: list[Dataset], seq_kw: str, attr: str, n: int
-) -> tuple[float, ...] | None:
-    """The first value of ``attr`` in ``seq_kw`` among functional ``groups`` (per-frame first)."""
-    for group in groups:
-        item = _item(group, seq_kw)
-        if item is None:
-            continue
-        if n:
-            values = _floats(item.get(attr), n)
-            if values is not None:
-                return values
-        else:
-            number = _first_number(item.get(attr))
-            if number is not None:
-                return (number,)
-    return None
-
-
-def _frame_infos(ds: Header, frames: int) -> tuple[FrameInfo, ...]:
-    """Per-frame geometry and rescale; enhanced objects use their functional groups."""
-    shared = _item(ds, "SharedFunctionalGroupsSequence")
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
-    top_slope = _first_number(ds.get("RescaleSlope"))
-    top_intercept = _first_number(ds.get("RescaleIntercept"))
-    top_position = _floats(ds.get("ImagePositionPatient"), 3)
-    top_orientation = _floats(ds.get("ImageOrientationPatient"), 6)
-    top_spacing = _floats(ds.get("PixelSpacing"), 2) or _floats(ds.get("ImagerPixelSpacing"), 2)
-    infos = []
-    for k in range(frames):
-        groups = [per_frame[k]] if k < len(per_frame) else []
-        if shared is not None:
-            groups.append(shared)
-        position = _from_groups(groups, "PlanePositionSequence", "ImagePositionPatient", 3)
-        orientation = _from_groups(
-            groups, "PlaneOrientationSequence", "ImageOrientationPatient", 6
-        )
-        spacing = _from_groups(groups, "PixelMeasuresSequence", "PixelSpacing", 2)
-        slope = _from_groups(groups, "PixelValueTransformationSequence", "RescaleSlope", 0)
-        intercept = _from_groups(groups, "PixelValueTransformationSequence", "RescaleIntercept", 0)
-        infos.append(
-            FrameInfo(
-                frame=k,
-                position=position or top_position,  # type: ignore[arg-type]
-                orientation=orientation or top_orientation,
-                pixel_spacing=spacing or top_spacing,  # type: ignore[arg-type]
-                slope=slope[0] if slope else (top_slope if top_slope is not None else 1.0),
-                intercept=intercept[0] if intercept else (top_intercept or 0.0),
-            )
-        )
-    return tuple(infos)
 
 
 # Everything the header pass reads (parsing only these is ~40% faster than the whole header).
@@ -421,19 +265,57 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         or ""
     )
     if PIXEL_DATA not in ds._dict:
-        kind = (
-            "floating-point pixel data (not supported)"
-            if (FLOAT_PIXEL_DATA in ds._dict or DOUBLE_PIXEL_DATA in ds._dict)
-            else "no pixel data"
+        raise _no_image(source, ds, sop_class)
+    args = _image_attributes(source, ds, dataset)
+    _check_sizes(source, ds, args, limits)
+    if not 1 <= args["bits_stored"] <= args["bits_allocated"]:
+        raise CorruptFileError(
+            f"{source.name}: implausible Bits Stored {args['bits_stored']} for Bits Allocated "
+            f"{args['bits_allocated']}."
         )
-        # Only a well-formed UID is named: a damaged value can hold any bytes of the file.
-        name = (
-            (UID(sop_class).name if UID(sop_class).is_valid else "")
-            if sop_class
-            else ("DICOMDIR" if "DirectoryRecordSequence" in ds else "")
-        )
-        what = f" ({name})" if name and name != sop_class else ""
-        raise MissingPixelDataError(f"{source.name}: {kind}{what}; not an image.")
+    raw_pixels = ds._dict.get(PIXEL_DATA)
+    offset = getattr(raw_pixels, "value_tell", None) if source.path is not None else None
+    frame_infos = read_frame_infos(ds, args["frames"])
+    imager = ds.get("PixelSpacing") is None and ds.get("ImagerPixelSpacing") is not None
+    return DicomHeader(
+        source=source,
+        sop_class=sop_class,
+        **_descriptions(ds),
+        photometric=text_value(ds, "PhotometricInterpretation").upper() or "MONOCHROME2",
+        slice_thickness=first_number(ds.get("SliceThickness")),
+        window=voi_window(ds),
+        burned_in=text_value(ds, "BurnedInAnnotation").upper(),
+        has_modality_lut_sequence="ModalityLUTSequence" in ds,
+        frame_infos=frame_infos,
+        imager_spacing=imager,
+        enhanced="SharedFunctionalGroupsSequence" in ds
+        or "PerFrameFunctionalGroupsSequence" in ds,
+        pixel_offset=offset if getattr(raw_pixels, "value", b"") is None else None,
+        sop_instance_uid=text_value(ds, "SOPInstanceUID"),
+        frame_of_reference_uid=text_value(ds, "FrameOfReferenceUID"),
+        **args,
+    )
+
+
+def _no_image(source: SourceFile, ds: Header, sop_class: str) -> MissingPixelDataError:
+    """The error for a DICOM object without integer pixel data, naming its class if well formed."""
+    kind = (
+        "floating-point pixel data (not supported)"
+        if (FLOAT_PIXEL_DATA in ds._dict or DOUBLE_PIXEL_DATA in ds._dict)
+        else "no pixel data"
+    )
+    # Only a well-formed UID is named: a damaged value can hold any bytes of the file.
+    name = (
+        (UID(sop_class).name if UID(sop_class).is_valid else "")
+        if sop_class
+        else ("DICOMDIR" if "DirectoryRecordSequence" in ds else "")
+    )
+    what = f" ({name})" if name and name != sop_class else ""
+    return MissingPixelDataError(f"{source.name}: {kind}{what}; not an image.")
+
+
+def _image_attributes(source: SourceFile, ds: Header, dataset: Dataset) -> dict[str, Any]:
+    """Sizes, bit depths, transfer syntax and instance/series numbers, as DicomHeader fields."""
     try:
         frames_value = ds.get("NumberOfFrames", 1)
         args: dict[str, Any] = {
@@ -453,42 +335,24 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
     except (TypeError, ValueError) as err:
         reason = library_reason(err)
         raise CorruptFileError(f"{source.name}: invalid image attribute ({reason}).") from err
-    _check_sizes(source, ds, args, limits)
-    if not 1 <= bits_stored <= args["bits_allocated"]:
-        raise CorruptFileError(
-            f"{source.name}: implausible Bits Stored {bits_stored} for Bits Allocated "
-            f"{args['bits_allocated']}."
-        )
-    raw_pixels = ds._dict.get(PIXEL_DATA)
-    offset = getattr(raw_pixels, "value_tell", None) if source.path is not None else None
-    frame_infos = _frame_infos(ds, args["frames"])
-    imager = ds.get("PixelSpacing") is None and ds.get("ImagerPixelSpacing") is not None
-    return DicomHeader(
-        source=source,
-        sop_class=sop_class,
-        study_uid=_str(ds, "StudyInstanceUID"),
-        series_uid=_str(ds, "SeriesInstanceUID"),
-        modality=_str(ds, "Modality").upper() or "OT",
-        body_part=_str(ds, "BodyPartExamined").upper(),
-        study_description=_str(ds, "StudyDescription"),
-        series_description=_str(ds, "SeriesDescription"),
-        view_position=_str(ds, "ViewPosition").upper(),
-        image_type=tuple(v.upper() for v in _str(ds, "ImageType").split("\\") if v),
-        bits_stored=bits_stored,
-        signed=signed,
-        photometric=_str(ds, "PhotometricInterpretation").upper() or "MONOCHROME2",
-        instance_number=instance_number,
-        series_number=series_number,
-        slice_thickness=_first_number(ds.get("SliceThickness")),
-        window=_window(ds),
-        burned_in=_str(ds, "BurnedInAnnotation").upper(),
-        has_modality_lut_sequence="ModalityLUTSequence" in ds,
-        frame_infos=frame_infos,
-        imager_spacing=imager,
-        enhanced="SharedFunctionalGroupsSequence" in ds
-        or "PerFrameFunctionalGroupsSequence" in ds,
-        pixel_offset=offset if getattr(raw_pixels, "value", b"") is None else None,
-        sop_instance_uid=_str(ds, "SOPInstanceUID"),
-        frame_of_reference_uid=_str(ds, "FrameOfReferenceUID"),
+    return {
         **args,
-    )
+        "bits_stored": bits_stored,
+        "signed": signed,
+        "instance_number": instance_number,
+        "series_number": series_number,
+    }
+
+
+def _descriptions(ds: Header) -> dict[str, Any]:
+    """The identity-free descriptive text of the header, as DicomHeader fields."""
+    return {
+        "study_uid": text_value(ds, "StudyInstanceUID"),
+        "series_uid": text_value(ds, "SeriesInstanceUID"),
+        "modality": text_value(ds, "Modality").upper() or "OT",
+        "body_part": text_value(ds, "BodyPartExamined").upper(),
+        "study_description": text_value(ds, "StudyDescription"),
+        "series_description": text_value(ds, "SeriesDescription"),
+        "view_position": text_value(ds, "ViewPosition").upper(),
+        "image_type": tuple(v.upper() for v in text_value(ds, "ImageType").split("\\") if v),
+    }

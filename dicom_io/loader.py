@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dicom_io.dicom_header import DicomHeader, SliceReference, read_header
+from dicom_io.dicom_header import DicomHeader, read_header
 from dicom_io.errors import (
     EmptyInputError,
     InputTooLargeError,
@@ -25,6 +25,7 @@ from dicom_io.limits import Limits
 from dicom_io.nifti import load_nifti
 from dicom_io.pixel_decoder import check_decodable
 from dicom_io.pixels import decode_slice, decode_stack, output_photometric
+from dicom_io.slice_reference import SliceReference
 from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.stacking import Stack, group_stacks, order_stack

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
     from dicom_io.deid import UIDMap
-    from dicom_io.dicom_header import SliceReference
+    from dicom_io.slice_reference import SliceReference
     from dicom_io.study import Series
 
 __all__ = ["SRContent", "SRFinding", "SRRegion", "build_sr", "sr_bytes", "write_sr"]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dicom_io.dicom_header import DicomHeader, FrameInfo
+from dicom_io.dicom_header import DicomHeader
+from dicom_io.frame_info import FrameInfo
 from dicom_io.orientation import orientation_of
 from dicom_io.study import Orientation
 from dicom_io.volume import affine_from_geometry

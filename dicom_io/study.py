@@ -18,7 +18,7 @@ from dicom_io.errors import InvalidArgumentError
 from dicom_io.volume import Volume
 
 if TYPE_CHECKING:
-    from dicom_io.dicom_header import SliceReference
+    from dicom_io.slice_reference import SliceReference
 
 __all__ = [
     "Orientation",
