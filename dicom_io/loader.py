@@ -131,6 +131,55 @@ def _read_one(
         raise UnsupportedFileError(_describe_unknown(source))
 
 
+def _sources(
+    path: str | Path | Sequence[str | Path], limits: Limits
+) -> tuple[str, list[SourceFile], bool]:
+    """The input's name, its files, and whether it is one file given on its own."""
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        name = path.name
+        sources = iter_sources(path, limits)
+    else:
+        paths = [Path(p) for p in path]
+        if not paths:
+            raise EmptyInputError("No files were given.")
+        name = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        sources = [source for p in paths for source in iter_sources(p, limits)]
+        if len(sources) > limits.max_files:
+            raise InputTooLargeError(
+                f"{name}: more than {limits.max_files} files (RADLENS_MAX_FILES)."
+            )
+    # A file given on its own raises its own error; inside a folder or zip it is skipped.
+    single = len(sources) == 1 and sources[0].member is None and not sources[0].name.count("/")
+    single = single and ((isinstance(path, Path) and path.is_file()) or not isinstance(path, Path))
+    return name, sources, single
+
+
+def _read_all(
+    sources: list[SourceFile], single: bool, limits: Limits, progress: Progress | None
+) -> tuple[list[DicomHeader], list[Series], list[SkippedFile], list[RadLensError]]:
+    """Read every file: the DICOM headers, the other series, the files skipped and why, and
+    the errors among the skips (files that are not merely of another kind)."""
+    headers: list[DicomHeader] = []
+    other: list[Series] = []
+    skipped: list[SkippedFile] = []
+    failures: list[RadLensError] = []
+    for done, source in enumerate(sources, start=1):
+        if single:
+            _read_one(source, limits, headers, other)
+        else:
+            try:
+                _read_one(source, limits, headers, other)
+            except RadLensError as err:
+                reason = str(err).removeprefix(f"{source.name}: ")
+                skipped.append(SkippedFile(source.name, reason))
+                if not isinstance(err, (UnsupportedFileError, MissingPixelDataError)):
+                    failures.append(err)
+        if progress is not None:
+            progress("reading headers", done, len(sources))
+    return headers, other, skipped, failures
+
+
 def load_study(
     path: str | Path | Sequence[str | Path],
     limits: Limits | None = None,
@@ -147,40 +196,8 @@ def load_study(
         RadLensError: a subclass naming the file and the problem (see :mod:`dicom_io.errors`).
     """
     limits = limits or Limits.from_env()
-    if isinstance(path, (str, Path)):
-        path = Path(path)
-        name = path.name
-        sources = iter_sources(path, limits)
-    else:
-        paths = [Path(p) for p in path]
-        if not paths:
-            raise EmptyInputError("No files were given.")
-        name = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
-        sources = [source for p in paths for source in iter_sources(p, limits)]
-        if len(sources) > limits.max_files:
-            raise InputTooLargeError(
-                f"{name}: more than {limits.max_files} files (RADLENS_MAX_FILES)."
-            )
-    headers: list[DicomHeader] = []
-    other: list[Series] = []
-    skipped: list[SkippedFile] = []
-    failures: list[RadLensError] = []
-    # A file given on its own raises its own error; inside a folder or zip it is skipped.
-    single = len(sources) == 1 and sources[0].member is None and not sources[0].name.count("/")
-    single = single and ((isinstance(path, Path) and path.is_file()) or not isinstance(path, Path))
-    for done, source in enumerate(sources, start=1):
-        if single:
-            _read_one(source, limits, headers, other)
-        else:
-            try:
-                _read_one(source, limits, headers, other)
-            except RadLensError as err:
-                reason = str(err).removeprefix(f"{source.name}: ")
-                skipped.append(SkippedFile(source.name, reason))
-                if not isinstance(err, (UnsupportedFileError, MissingPixelDataError)):
-                    failures.append(err)
-        if progress is not None:
-            progress("reading headers", done, len(sources))
+    name, sources, single = _sources(path, limits)
+    headers, other, skipped, failures = _read_all(sources, single, limits, progress)
     series = _dicom_series(headers) + other
     if not series:
         if len(failures) == 1:

@@ -19,6 +19,7 @@ from models.grounding import Box, box_to_model, native_text
 from models.inputs import InputOptions, ModelInputs, build_inputs, to_messages
 from models.mapping import ImageMapping
 from models.messages import ImagePart, Message, Part, TextPart
+from models.outbound import check_outbound
 from models.registry import ModelSpec
 from models.technique import describe_technique
 from prompts import RenderedPrompt, Template, render, select_template
@@ -148,6 +149,7 @@ def prepare(
     """
     if task == "ask" and not question.strip():
         raise InvalidArgumentError("A question is needed to ask the model (it was empty).")
+    check_outbound(series, spec)
     if inputs is None:
         inputs = build_inputs(series, spec.family, options, context_limit=spec.context_length)
     if blank:  # the control question: same sizes, no image content

@@ -18,6 +18,7 @@ from models.conversation import Prepared, prepare, system_text
 from models.examples import Example, select_examples
 from models.grounding import Box, parse_boxes
 from models.inputs import InputOptions, ModelInputs, build_inputs, to_messages
+from models.outbound import check_outbound
 from models.registry import ModelSpec
 from models.report import Finding, FindingStatus, Report, StudyRef
 from models.report_text import ParsedReport, parse_change, parse_report_text, parse_yes_no
@@ -214,6 +215,8 @@ def _prepare_comparison(
 ) -> tuple[Prepared, str]:
     """The comparison request (the prior's images first, then the current ones, as the
     prompt's image_order says) and the prior's technique line."""
+    for series in (prior, current):
+        check_outbound(series, spec)
     now = build_inputs(current, spec.family, options, context_limit=spec.context_length)
     before = build_inputs(prior, spec.family, options, context_limit=spec.context_length)
     template = select_template(
