@@ -96,28 +96,10 @@ def _train_tokenizer() -> Any:
     from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers
     from tokenizers.models import BPE
     from tokenizers.processors import TemplateProcessing
-    from tokenizers.trainers import BpeTrainer
 
-    # Learn pieces within words ("▁heart"), as SentencePiece does, then serve them through the
-    # pipeline GemmaTokenizer builds (no pre-split, spaces normalized to "▁").
-    trainer_tokenizer = Tokenizer(BPE(unk_token="<unk>"))
-    trainer_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
-    byte_tokens = [f"<0x{value:02X}>" for value in range(256)]
-    budget = MODEL_VOCAB - 64 - len(byte_tokens)
-    trainer = BpeTrainer(
-        vocab_size=budget, special_tokens=list(GEMMA3_SPECIAL_TOKENS), show_progress=False
-    )
-    trainer_tokenizer.train_from_iterator(corpus(), trainer)
-    trained = json.loads(trainer_tokenizer.to_str())["model"]
-
-    # Specials keep ids 0..9, byte tokens follow, then the learned pieces in their order.
-    vocab: dict[str, int] = {token: i for i, token in enumerate(GEMMA3_SPECIAL_TOKENS)}
-    for token in byte_tokens:
-        vocab[token] = len(vocab)
-    for token, _ in sorted(trained["vocab"].items(), key=lambda item: item[1]):
-        vocab.setdefault(token, len(vocab))
-    merges = [tuple(merge) for merge in trained["merges"]]
-
+    # Serve the learned pieces through the pipeline GemmaTokenizer builds (no pre-split, spaces
+    # normalized to "▁").
+    vocab, merges = _learn_vocabulary()
     tokenizer = Tokenizer(
         BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True)
     )
@@ -133,6 +115,32 @@ def _train_tokenizer() -> Any:
         single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", vocab["<bos>"])]
     )
     return tokenizer
+
+
+def _learn_vocabulary() -> tuple[dict[str, int], list[tuple[str, ...]]]:
+    """Pieces learned within words ("▁heart"), as SentencePiece does: the vocabulary (specials
+    keep ids 0..9, byte tokens follow, then the learned pieces in their order) and merges."""
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers.models import BPE
+    from tokenizers.trainers import BpeTrainer
+
+    trainer_tokenizer = Tokenizer(BPE(unk_token="<unk>"))
+    trainer_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
+    byte_tokens = [f"<0x{value:02X}>" for value in range(256)]
+    budget = MODEL_VOCAB - 64 - len(byte_tokens)
+    trainer = BpeTrainer(
+        vocab_size=budget, special_tokens=list(GEMMA3_SPECIAL_TOKENS), show_progress=False
+    )
+    trainer_tokenizer.train_from_iterator(corpus(), trainer)
+    trained = json.loads(trainer_tokenizer.to_str())["model"]
+
+    vocab: dict[str, int] = {token: i for i, token in enumerate(GEMMA3_SPECIAL_TOKENS)}
+    for token in byte_tokens:
+        vocab[token] = len(vocab)
+    for token, _ in sorted(trained["vocab"].items(), key=lambda item: item[1]):
+        vocab.setdefault(token, len(vocab))
+    merges = [tuple(merge) for merge in trained["merges"]]
+    return vocab, merges
 
 
 def _config(ids: dict[str, int]) -> Any:
