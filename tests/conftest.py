@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,6 +31,25 @@ def audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("RADLENS_AUDIT_LOG", None)
     else:
         os.environ["RADLENS_AUDIT_LOG"] = previous
+
+
+Decoded = list[tuple[str, int | None]]
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> Decoded:
+    """Every DICOM file decode from now on, as (file name, frame or None for all frames)."""
+    from dicom_io import pixels
+
+    calls: Decoded = []
+    decode = pixels._decode_file
+
+    def counting(header: Any, frame: int | None = None) -> Any:
+        calls.append((Path(header.source.name).name, frame))
+        return decode(header, frame)
+
+    monkeypatch.setattr(pixels, "_decode_file", counting)
+    return calls
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ import pytest
 
 from app import handlers_chat as chat
 from app import handlers_report as report
-from app import handlers_settings as settings
 from app.services import Services
 from dicom_io.study import Study
 from tests.app.conftest import RadLensServer
+from tests.app.test_ui_handlers import widgets as settings_values
 
 __all__ = [
     "PROMPTLY",
@@ -47,20 +47,9 @@ Predict = Callable[[RadLensServer, str], dict[str, Any]]
 
 
 def widgets(services: Services, **changes: Any) -> tuple[Any, ...]:
-    """The settings widgets' values, in the handlers' order: 8 new tokens unless changed."""
-    values = {
-        "model": services.spec().id,
-        "precision": services.precision,
-        "mode": "auto",
-        "max_slices": 85,
-        "first_slice": None,
-        "last_slice": None,
-        "max_new_tokens": 8,
-        "temperature": 0.0,
-        "language": "English",
-        **changes,
-    }
-    return tuple(values[name] for name in settings.WIDGET_ORDER)
+    """The settings widgets' values for ``services``' model and precision, in the handlers'
+    order: 8 new tokens unless changed."""
+    return settings_values(services.spec().id, **{"precision": services.precision, **changes})
 
 
 def asking(services: Services, study: Study, question: str, **changes: Any) -> Iterator[Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -12,29 +11,12 @@ from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless
 
 from app import handlers_viewer as viewer
-from dicom_io import pixels
-from dicom_io.dicom_header import DicomHeader
 from dicom_io.display import render_slice
 from dicom_io.loader import load_study
 from dicom_io.study import Series
 from dicom_io.windowing import apply_window, data_window
+from tests.conftest import Decoded
 from tests.synthetic import write_ct_series, write_multi_series_folder
-
-Decoded = list[tuple[str, int | None]]
-
-
-@pytest.fixture
-def decoded(monkeypatch: pytest.MonkeyPatch) -> Decoded:
-    """Every DICOM file decode, as (file name, frame or None for all frames)."""
-    calls: Decoded = []
-    decode = pixels._decode_file
-
-    def counting(header: DicomHeader, frame: int | None = None) -> Any:
-        calls.append((Path(header.source.name).name, frame))
-        return decode(header, frame)
-
-    monkeypatch.setattr(pixels, "_decode_file", counting)
-    return calls
 
 
 def whole_series_thumbnail(series: Series) -> np.ndarray:

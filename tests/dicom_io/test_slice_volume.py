@@ -6,7 +6,6 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import nibabel.tests
 import numpy as np
@@ -15,30 +14,13 @@ import pytest
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
-from dicom_io import pixels
-from dicom_io.dicom_header import DicomHeader
 from dicom_io.display import render_slice
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.loader import load_study
 from dicom_io.study import Series
 from dicom_io.windowing import apply_window, data_window
+from tests.conftest import Decoded
 from tests.synthetic import write_ct_series, write_multi_series_folder
-
-Decoded = list[tuple[str, int | None]]
-
-
-@pytest.fixture
-def decoded(monkeypatch: pytest.MonkeyPatch) -> Decoded:
-    """Every file decode, as (file name, frame or None for all frames)."""
-    calls: Decoded = []
-    decode = pixels._decode_file
-
-    def counting(header: DicomHeader, frame: int | None = None) -> Any:
-        calls.append((Path(header.source.name).name, frame))
-        return decode(header, frame)
-
-    monkeypatch.setattr(pixels, "_decode_file", counting)
-    return calls
 
 
 def assert_same_as_volume_slice(series: Series, k: int) -> None:
