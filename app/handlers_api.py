@@ -25,7 +25,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
-from app.handlers_model import user_error
+from app.errors import user_error
 from app.handlers_report import record_task
 from app.services import Services
 from dicom_io.errors import RadLensError
@@ -53,7 +53,7 @@ def _prepare(
         spec = services.spec()
         backend = services.backend(spec, services.precision)
     except RadLensError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     return study, study.default_series, spec, backend, GenerationSettings(max_new_tokens=tokens)
 
 
@@ -72,7 +72,7 @@ def ask(
     try:
         answer = ask_model(series, question, backend, spec, settings=settings)
     except Exception as err:
-        raise user_error(err) from err
+        raise user_error(err) from None
     services.audit.record(
         Task.ASK,
         user=user,
@@ -104,6 +104,6 @@ def draft_report(
             study_key=study.key,
         )
     except Exception as err:
-        raise user_error(err) from err
+        raise user_error(err) from None
     record_task(services, Task.REPORT, user, report, report.raw, study)
     return report.to_json()

@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
+from app.errors import user_error
 from app.handlers_model import current_slice, follow, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
@@ -166,7 +167,7 @@ def _request(
         options = settings.options(series, current_slice(series, plane, slice_index), region)
         return spec, options, settings.generation()
     except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
 
 
 def _answered(

@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
+from app.errors import user_error
 from app.handlers_model import follow, run_model
 from app.handlers_report import record_task, report_text
 from app.handlers_settings import UserSettings
@@ -48,7 +49,7 @@ def show_prior(prior: Study | None, index: int | None) -> tuple[Image | None, st
     try:
         preview = series_thumbnail(series)
     except RadLensError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     return preview, f"**Prior**: {describe_technique(series)}"
 
 
@@ -59,7 +60,7 @@ def open_prior(services: Services, files: list[str] | None) -> tuple[Any, ...]:
     try:
         prior = services.open([Path(f) for f in files])
     except RadLensError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     chosen = prior.default_series
     choices = [(series.label(), series.index) for series in prior.series]
     preview, info = show_prior(prior, chosen.index)
@@ -110,7 +111,7 @@ def compare(
         options = _options(settings, series)
         generation = settings.generation()
     except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     cancel = CancelToken()
     skip = gr.skip()
 

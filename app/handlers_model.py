@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, Literal, TypeVar
 
-import gradio as gr
-
+from app.errors import user_error
 from app.services import Services, stream_task
 from dicom_io.display import plane_axes
 from dicom_io.errors import RadLensError
@@ -28,7 +27,7 @@ from models.backends.base import Backend, CancelToken
 from models.errors import ModelNotFoundError
 from models.registry import ModelSpec
 
-__all__ = ["Event", "current_slice", "follow", "load_backend", "run_model", "user_error"]
+__all__ = ["Event", "current_slice", "follow", "load_backend", "run_model"]
 
 T = TypeVar("T")
 Event = tuple[Literal["status", "failed", "text"], str]
@@ -58,20 +57,6 @@ def load_backend(
     return backend
 
 
-def user_error(err: Exception) -> gr.Error:
-    """The :class:`gr.Error` the user sees for ``err``, one line.
-
-    RadLens errors and ``ValueError`` (bad settings) carry their own message; anything else is
-    a bug, whose text is not shown (Gradio prints the traceback in the server's log).
-    """
-    if isinstance(err, RadLensError | ValueError):
-        return gr.Error(" ".join(str(err).split()))
-    return gr.Error(
-        f"Generation failed unexpectedly ({type(err).__name__}); the details are in the "
-        "server's log. Try again; if it keeps failing, restart RadLens."
-    )
-
-
 def run_model(
     services: Services,
     spec: ModelSpec,
@@ -88,7 +73,7 @@ def run_model(
         backend: Backend = done.value
     except RadLensError as err:
         yield "failed", f"⚠ {err}"
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
 
     def call(on_delta: Callable[[str], None]) -> T:
         return task(backend, on_delta)
@@ -103,7 +88,7 @@ def run_model(
     except Exception as err:
         error = user_error(err)
         yield "failed", f"⚠ {error.message}"
-        raise error from err
+        raise error from None
 
 
 def follow(

@@ -20,6 +20,7 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
+from app.errors import user_error
 from app.handlers_model import current_slice, follow, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
@@ -142,7 +143,7 @@ def draft(
         options = settings.options(series, current_slice(series, plane, slice_index))
         generation = settings.generation()
     except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     cancel = CancelToken()
     skip = gr.skip()
 
@@ -241,7 +242,7 @@ def check_report(
         spec = services.spec(settings.model_id)
         options = settings.options(series, None)
     except (RadLensError, ValueError) as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     cancel = CancelToken()
     skip = gr.skip()
 
@@ -335,7 +336,7 @@ def export(
     try:
         path = services.export(edited, suffix or ".md", _report_series(report, study))
     except (RadLensError, OSError) as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     record_task(services, Task.EXPORT, user, edited, path, study)
     note = ""
     if edited is not report:

@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.errors import user_error
 from app.services import STATUS_PRECISION, Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series
@@ -188,7 +189,7 @@ def on_model_change(services: Services, model_id: str, precision: str) -> tuple[
     try:
         spec = services.spec(model_id)
     except RadLensError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     slices = DEFAULT_MAX_SLICES[Family(spec.family)]
     return (
         gr.update(value=slices),

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image as PILImage
 
+from app.errors import user_error
 from dicom_io.display import (
     Plane,
     plane_axes,
@@ -155,7 +156,7 @@ def render_view(
         located = series.spacing_known and series.orientation.value != "unknown"
         where = f" · {slice_position(series.volume, plane, k)}" if located else ""
     except RadLensError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     return image, f"Slice {k + 1} / {count}{where}"
 
 
@@ -197,7 +198,7 @@ def on_series_or_plane(
     try:
         count = plane_size(chosen.volume, plane_value)
     except RadLensError as err:
-        raise gr.Error(str(err)) from err
+        raise user_error(err) from None
     middle = count // 2
     image, where = render_view(study, index, plane_value, middle, *rest[1:])
     return _series_info(chosen), _slider(count, middle), image, where

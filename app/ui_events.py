@@ -33,6 +33,7 @@ from app import handlers_report as report
 from app import handlers_settings as settings
 from app import handlers_viewer as viewer
 from app.audit import user_of
+from app.errors import user_error
 from app.handlers_model import current_slice
 from app.services import Services
 from dicom_io.errors import RadLensError
@@ -135,7 +136,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
             study = services.open([Path(f) for f in files], progress=reading)
             pictures = viewer.thumbnails(study, decoding)
         except RadLensError as err:
-            raise gr.Error(str(err)) from err
+            raise user_error(err) from None
         user = settings.UserSettings.from_widgets(*values)
         return shown_fresh(viewer.show_study(study), user, pictures)
 

@@ -247,14 +247,19 @@ def test_report_pane_reports_out_of_memory_and_drafts_the_next(
 # --------------------------------------------------------------------------- a broken backend
 
 GENERIC = (
-    "Generation failed unexpectedly (RuntimeError); the details are in the server's log. "
+    "Unexpected error (RuntimeError); the server's log has where it happened. "
     "Try again; if it keeps failing, restart RadLens."
 )
 
 
 @pytest.mark.parametrize("endpoint", ["/ask", "/draft_report"])
 def test_api_hides_an_unexpected_exception_and_serves_the_next(
-    predict: Predict, broken_server: RadLensServer, broken: BrokenOnce, endpoint: str
+    predict: Predict,
+    broken_server: RadLensServer,
+    broken: BrokenOnce,
+    endpoint: str,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ):
     broken.error = RuntimeError(f"decoder state lost while reading {SENTINEL}")
     with pytest.raises(AppError) as info:
@@ -262,6 +267,14 @@ def test_api_hides_an_unexpected_exception_and_serves_the_next(
     assert str(info.value) == GENERIC
     assert_one_line(str(info.value))
     assert_serving(broken_server)
+    # The server's log says where it happened, never what the exception's text was.
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "radlens.app"]
+    assert logged.startswith("Unexpected RuntimeError in a request:\nTraceback")
+    assert "in stream\n" in logged  # the frame that raised
+    assert "builtins.RuntimeError: <message withheld: it may hold patient data>" in logged
+    printed = capfd.readouterr()
+    assert "gradio.exceptions.Error" in printed.err  # Gradio printed what it was handed...
+    assert SENTINEL not in printed.out + printed.err + logged  # ...and no cause's text
 
     after = predict(broken_server, endpoint)
     assert after["raw"] == REPLY
