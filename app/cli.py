@@ -155,9 +155,11 @@ def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) ->
     except Exception as err:
         if args.debug:
             raise
+        # The text of an unexpected exception may quote anything, a patient's name included:
+        # only its type is printed unless the user asks for the traceback.
         print(
-            f"radlens: internal error: {type(err).__name__}: {' '.join(str(err).split())} "
-            "(run with --debug for the traceback)",
+            f"radlens: internal error: {type(err).__name__} (run with --debug for the "
+            "traceback, which may show patient data)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

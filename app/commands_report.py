@@ -140,7 +140,8 @@ def _batch(args: argparse.Namespace, backend: Any, spec: Any) -> int:
         except RadLensError as err:
             rows.append(_Row(study.name, "failed", " ".join(str(err).split())))
         except Exception as err:  # one study's bug must not stop the batch: recorded below
-            detail = f"internal error: {type(err).__name__}: {' '.join(str(err).split())}"
+            # Only the type: the summary is a file, and the text may quote anything.
+            detail = f"internal error: {type(err).__name__} (rerun this study with --debug)"
             rows.append(_Row(study.name, "failed", detail))
     failures = [r for r in rows if r.status == "failed"]
     (out_dir / "batch_summary.json").write_text(

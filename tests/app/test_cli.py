@@ -187,3 +187,32 @@ def test_deid_refuses_to_write_into_its_input(tmp_path):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "in" / "copy").exists()
+
+
+def test_an_internal_error_is_named_by_its_type_only(monkeypatch, capsys, tmp_path):
+    import app.commands_report as commands_report
+    import dicom_io.loader
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("while reading DOE^JANE")
+
+    monkeypatch.setattr(dicom_io.loader, "load_study", broken)
+    assert main(["info", str(data_file("CT_small.dcm"))]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "radlens: internal error: RuntimeError (run with --debug for the traceback, which may "
+        "show patient data)\n"
+    )
+    with pytest.raises(RuntimeError, match="DOE"):
+        main(["--debug", "info", str(data_file("CT_small.dcm"))])
+
+    # In a batch, the study's line in the summary file names the type only.
+    monkeypatch.setattr(commands_report, "_one", broken)
+    studies = tmp_path / "studies"
+    write_ct_series(studies / "one", slices=2, rows=16, columns=16)
+    out = tmp_path / "out"
+    args = ["report", str(studies), "--out", str(out), "--format", ".md"]
+    assert main([*args, "--from-raw", str(tmp_path / "unused.txt")]) == 2
+    summary = (out / "batch_summary.json").read_text()
+    assert "internal error: RuntimeError (rerun this study with --debug)" in summary
+    assert "DOE" not in summary + capsys.readouterr().out
