@@ -178,6 +178,19 @@ def _set_number(page: Any, elem_id: str, value: int) -> None:
     number.press("Enter")
 
 
+def exported_file(page: Any, elem_id: str, option: str, suffix: str) -> Any:
+    """Pick ``option`` in the ``elem_id`` export row, press Export, and fetch the file its
+    link offers (an HTTP response; its name must end in ``suffix``)."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).click()
+    page.locator(f"#{elem_id}-button").click()
+    link = page.locator(f"#{elem_id}-file a").first
+    expect(link).to_have_attribute("href", re.compile(re.escape(f"report{suffix}")))
+    response = page.request.get(str(link.get_attribute("href")))
+    assert response.status == 200, f"{option}: HTTP {response.status}"
+    return response
+
+
 def _ask(page: Any, question: str) -> None:
     page.locator("#chat-input textarea").fill(question)
     page.locator("#chat-input textarea").press("Enter")
@@ -222,14 +235,7 @@ def test_chat_report_and_export_with_the_tiny_model(
     expect(page.locator("#report-flags")).to_contain_text("Reliability")
     screenshot("report")
 
-    page.locator("#export input").click()
-    page.get_by_role("option", name="JSON (.json)").click()
-    page.locator("#export-button").click()
-    link = page.locator("#export-file a").first
-    expect(link).to_have_attribute("href", re.compile(r"radlens-report\.json"))
-    response = page.request.get(str(link.get_attribute("href")))
-    assert response.status == 200
-    exported = response.json()
+    exported = exported_file(page, "export", "JSON (.json)", ".json").json()
     assert exported["schema"] == "radlens.report/1"
     assert exported["indication"] == "cough"
     assert exported["disclaimer"].startswith("AI-generated draft")
@@ -420,13 +426,6 @@ def test_folder_thumbnails_values_and_compare(
     expect(page.locator("#compare-disclaimer")).to_contain_text("not for diagnostic use")
     screenshot("compared")
 
-    page.locator("#compare-export input").click()
-    page.get_by_role("option", name="Markdown (.md)").click()
-    page.locator("#compare-export-button").click()
-    link = page.locator("#compare-export-file a").first
-    expect(link).to_have_attribute("href", re.compile(r"radlens-report\.md"))
-    response = page.request.get(str(link.get_attribute("href")))
-    assert response.status == 200
-    markdown = response.text()
+    markdown = exported_file(page, "compare-export", "Markdown (.md)", ".md").text()
     assert "12 mm nodule in the right upper lobe, was 8 mm (change: worse)" in markdown
     assert "(change: improved)" in markdown

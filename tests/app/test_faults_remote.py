@@ -20,7 +20,6 @@ alone.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -45,6 +44,7 @@ from tests.app.fault_checks import (
 )
 from tests.app.fault_server import PARTIAL, REMOTE_FAULTS, FaultServer, remote_message
 from tests.models.serving import Server
+from tests.network import serving
 
 pytest.importorskip("torch")
 
@@ -61,13 +61,8 @@ REMOTE_MODEL = "tiny-remote"
 def fault(transformers_server: Server) -> Iterator[FaultServer]:
     upstream = f"{transformers_server.url}/v1/chat/completions"
     server = FaultServer(upstream, str(transformers_server.folders["gemma3"]))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(server, lambda: server.release.set()):
+        yield server
 
 
 @pytest.fixture

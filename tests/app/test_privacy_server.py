@@ -37,9 +37,10 @@ from playwright.sync_api import expect
 
 from app.audit import FIELDS
 from app.handlers_report import EXPORT_FORMATS
+from tests.app.test_browser import exported_file
 from tests.files import sha256_tree
 from tests.models.serving import REPO_ROOT, Server
-from tests.network import free_port
+from tests.network import free_port, serving
 from tests.robustness.sentinel import NEEDLES, leaks, readable_texts, write_sentinel_study
 
 READY_SECONDS = 60
@@ -112,13 +113,8 @@ class RecordingProxy(ThreadingHTTPServer):
 
 @pytest.fixture
 def proxy(transformers_server: Server) -> Iterator[RecordingProxy]:
-    server = RecordingProxy(transformers_server.url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(RecordingProxy(transformers_server.url)) as server:
+        yield server
 
 
 # --------------------------------------------------------------------------- the server process
@@ -248,14 +244,8 @@ def _use_the_browser(page: Any, run: ServerRun, study_files: list[Path], exports
     )
 
     for count, (label, suffix) in enumerate(EXPORT_FORMATS, start=1):
-        page.locator("#export input").click()
-        page.get_by_role("option", name=label).click()
-        page.locator("#export-button").click()
+        response = exported_file(page, "export", label, suffix)
         run.wait_for_audit("export", count)
-        link = page.locator("#export-file a").first
-        expect(link).to_have_attribute("href", re.compile(f"report{suffix}"))
-        response = page.request.get(str(link.get_attribute("href")))
-        assert response.status == 200, label
         (exports / f"ui-report{suffix}").write_bytes(response.body())
 
 

@@ -52,6 +52,7 @@ from models.loading import load_model
 from models.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.serving import Server, free_port
 from tests.models.tiny import tiny_checkpoint
+from tests.network import serving
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -312,13 +313,8 @@ class _FakeServer(ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def fake() -> Iterator[_FakeServer]:
     server = _FakeServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(server, lambda: server.release.set()):
+        yield server
 
 
 def test_request_body_and_stream_parsing(fake: _FakeServer) -> None:
