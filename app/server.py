@@ -1,9 +1,10 @@
 """Start the web app with secure defaults.
 
 Loopback only unless ``--auth`` (or ``RADLENS_AUTH``) is given; no share links; analytics off;
-uploads capped; Gradio's temporary files kept in a private folder removed at exit. The scripting
-API (``/ask``, ``/draft_report`` for ``gradio_client``) is offered only without ``--auth``, that
-is on loopback: a server behind a login lists and runs no API endpoint.
+uploads capped; compressed pixel data decoded in worker processes under a deadline
+(:mod:`dicom_io.decode_guard`); Gradio's temporary files kept in a private folder removed at
+exit. The scripting API (``/ask``, ``/draft_report`` for ``gradio_client``) is offered only
+without ``--auth``, that is on loopback: a server behind a login lists and runs no API endpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dicom_io.decode_guard import SERVER_TIMEOUT, configure_decode_guard, timeout_from_env
 from dicom_io.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -120,6 +122,8 @@ def serve(
     credentials = parse_auth(auth)
     check_binding(host, credentials)
     _exit_on_sigterm()
+    # A decoder that hangs or crashes on a damaged upload must not stop the server.
+    configure_decode_guard(timeout_from_env(SERVER_TIMEOUT))
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(_private_temp_dir())
     from app.ui import build_ui

@@ -1,6 +1,6 @@
 """Decode one file's pixel data with pydicom's decoders (pylibjpeg plugins).
 
-:func:`decode_job` takes a picklable :class:`_Job`, so it runs in worker processes as well as in
+:func:`decode_job` takes a picklable :class:`Job`, so it runs in worker processes as well as in
 the caller's. Whatever pydicom or a plugin raises on damaged data becomes a
 :class:`CorruptFileError` naming the file; :func:`check_decodable` refuses, at header time, a
 transfer syntax no installed plugin decodes.
@@ -28,7 +28,7 @@ from dicom_io.codestream import JPEG_FAMILY, jpeg_frame_size
 from dicom_io.dicom_header import DicomHeader
 from dicom_io.errors import CorruptFileError, DecoderMissingError, library_reason
 
-__all__ = ["check_decodable", "decode_job", "make_job"]
+__all__ = ["Job", "check_decodable", "decode_job", "make_job"]
 
 # What pydicom and its plugins raise, besides the errors above, on damaged data sets or
 # encapsulated pixel data (a re-read element that no longer parses, a short offset table, a
@@ -69,7 +69,7 @@ def check_decodable(header: DicomHeader) -> None:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     """What decoding one file needs, picklable (sent to worker processes)."""
 
     name: str
@@ -85,10 +85,10 @@ class _Job:
     frame: int | None = None  # decode only this frame (0-based) of a multi-frame file
 
 
-def make_job(header: DicomHeader, in_memory: bool = False, frame: int | None = None) -> _Job:
+def make_job(header: DicomHeader, in_memory: bool = False, frame: int | None = None) -> Job:
     source = header.source
     keep_path = source.path is not None and not in_memory
-    return _Job(
+    return Job(
         name=source.name,
         path=str(source.path) if keep_path else None,
         data=None if keep_path else source.read(),
@@ -103,7 +103,7 @@ def make_job(header: DicomHeader, in_memory: bool = False, frame: int | None = N
     )
 
 
-def decode_job(job: _Job) -> npt.NDArray[Any]:
+def decode_job(job: Job) -> npt.NDArray[Any]:
     """Decode one file with pydicom's plugins (runs in worker processes too)."""
     try:
         with warnings.catch_warnings():
@@ -150,7 +150,7 @@ def decode_job(job: _Job) -> npt.NDArray[Any]:
     return np.asarray(arr)
 
 
-def _check_jpeg_frames(job: _Job, pixel_data: bytes) -> None:
+def _check_jpeg_frames(job: Job, pixel_data: bytes) -> None:
     """Refuse JPEG frames declaring another size than the header's before a decoder runs (one
     declaring zero lines never returns from pylibjpeg-libjpeg)."""
     for number, frame in enumerate(generate_frames(pixel_data, number_of_frames=job.frames), 1):

@@ -3,7 +3,8 @@
 Uncompressed little-endian pixel data is read straight from the file at the offset the header pass
 recorded (one read per file, no second parse: :mod:`dicom_io.native_pixels`); compressed data goes
 through pydicom's decoders (pylibjpeg plugins, :mod:`dicom_io.pixel_decoder`), several files at a
-time. The output array is allocated once; each frame is rescaled into it
+time (in worker processes under a deadline when a :mod:`dicom_io.decode_guard` is on). The
+output array is allocated once; each frame is rescaled into it
 (:mod:`dicom_io.rescale`), so peak memory stays close to the volume's own size.
 
 :func:`decode_slice` decodes one slice alone (for a thumbnail): only the file that holds it, and
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dicom_io.decode_guard import active_guard
 from dicom_io.dicom_header import DicomHeader
 from dicom_io.errors import CorruptFileError
 from dicom_io.native_pixels import is_fast_native, read_native
@@ -50,7 +52,9 @@ def _decode_file(header: DicomHeader, frame: int | None = None) -> npt.NDArray[A
     ``frame``, only that frame, as (1, rows, columns[, 3])."""
     if is_fast_native(header):
         return read_native(header, frame)
-    return decode_job(make_job(header, frame=frame))
+    job = make_job(header, frame=frame)
+    guard = active_guard()
+    return guard.decode(job) if guard is not None else decode_job(job)
 
 
 def _workers(n_files: int, native: bool) -> int:
@@ -163,7 +167,8 @@ def _decode_into(
         if progress is not None:
             progress(len(placed), len(names))
 
-    if len(slow) >= PROCESS_POOL_MIN_FILES and (os.cpu_count() or 1) > 1:
+    guarded = active_guard() is not None  # then every file already decodes in a worker
+    if len(slow) >= PROCESS_POOL_MIN_FILES and (os.cpu_count() or 1) > 1 and not guarded:
         # pydicom's JPEG 2000 / JPEG-LS decoders hold the GIL: use processes for them.
         try:
             for name, frames in _decode_in_processes(slow, headers):

@@ -34,6 +34,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 from playwright.sync_api import expect
+from pydicom.uid import JPEG2000Lossless
 
 from app.audit import FIELDS
 from app.handlers_report import EXPORT_FORMATS
@@ -267,9 +268,12 @@ def test_a_server_run_leaves_no_identifier_anywhere(
     transformers_server: Server,
     browser_page: Any,
 ):
-    # One sentinel study opens at start-up, a second one (other size) is uploaded and sent.
+    # One sentinel study opens at start-up, a second one (other size, JPEG 2000: decoded in the
+    # server's guarded worker processes) is uploaded and sent.
     opened = write_sentinel_study(tmp_path / "opened")
-    study = write_sentinel_study(tmp_path / "uploaded", slices=8, size=48)
+    study = write_sentinel_study(
+        tmp_path / "uploaded", slices=8, size=48, transfer_syntax=JPEG2000Lossless
+    )
     before = [sha256_tree(opened), sha256_tree(study)]
     study_files = sorted(study.iterdir())
     # The scan finds every sentinel in the study itself: an empty result below means something.

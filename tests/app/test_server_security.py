@@ -394,3 +394,34 @@ def test_default_server_caps_uploads_at_2gb(radlens_server: RadLensServer):
     with _client(radlens_server) as client:
         config = client.get("/config").json()
     assert config["max_file_size"] == 2 * 1024**3
+
+
+def test_serve_decodes_compressed_data_under_a_deadline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    import app.server
+    from dicom_io.decode_guard import active_guard, configure_decode_guard
+
+    launched: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        app.server, "launch", lambda blocks, host, port, **kw: launched.append((host, port))
+    )
+    monkeypatch.setattr(app.server, "_exit_on_sigterm", lambda: None)
+    monkeypatch.setattr(app.server, "_private_temp_dir", lambda: tmp_path)
+    for name in ("GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED"):  # serve() sets them: restored
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("RADLENS_DECODE_TIMEOUT", raising=False)
+    try:
+        assert app.server.serve(port=7999) == 0
+        guard = active_guard()
+        assert guard is not None
+        assert guard.timeout == 60.0
+        monkeypatch.setenv("RADLENS_DECODE_TIMEOUT", "off")
+        app.server.serve(port=7999)
+        assert active_guard() is None
+    finally:
+        configure_decode_guard(None)
+    assert launched == [("127.0.0.1", 7999)] * 2

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pydicom
+from pydicom.uid import ExplicitVRLittleEndian
 
 from tests.synthetic import write_ct_series
 
@@ -28,9 +29,13 @@ SENTINELS = {
 NEEDLES = ("ZQXSENTINEL", "ZQX-ID-4242", "19370412", "ZQXACC99", "ZQX SENTINEL")
 
 
-def write_sentinel_study(folder: Path, slices: int = 6, size: int = 64) -> Path:
+def write_sentinel_study(
+    folder: Path, slices: int = 6, size: int = 64, transfer_syntax: str = ExplicitVRLittleEndian
+) -> Path:
     """Write the sentinel CT series into ``folder`` (created) and return it."""
-    info = write_ct_series(folder, slices=slices, rows=size, columns=size)
+    info = write_ct_series(
+        folder, slices=slices, rows=size, columns=size, transfer_syntax=transfer_syntax
+    )
     for path in info.paths:
         ds = pydicom.dcmread(path)
         for keyword, value in SENTINELS.items():
