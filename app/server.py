@@ -123,7 +123,9 @@ def serve(
     check_binding(host, credentials)
     _exit_on_sigterm()
     # A decoder that hangs or crashes on a damaged upload must not stop the server.
-    configure_decode_guard(timeout_from_env(SERVER_TIMEOUT))
+    guard = configure_decode_guard(timeout_from_env(SERVER_TIMEOUT))
+    if guard is not None:
+        guard.warm()  # the demo study is compressed: its first view should not wait for it
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(_private_temp_dir())
     from app.ui import build_ui

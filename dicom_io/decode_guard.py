@@ -94,6 +94,10 @@ class DecodeGuard:
                     ) from None
         raise CorruptFileError(f"{job.name}: its pixel data could not be decoded (retried).")
 
+    def warm(self) -> None:
+        """Start a worker now (it takes about a second), without waiting for it."""
+        self._current().submit(os.getpid)
+
     def _wait(
         self, future: Future[npt.NDArray[Any]], pool: ProcessPoolExecutor, job: Job
     ) -> npt.NDArray[Any]:
