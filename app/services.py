@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.audit import AuditLog
+from app.retention import HeldFiles
 from dicom_io.limits import Limits
 from dicom_io.loader import Progress, load_study
 from dicom_io.study import Series, Study
@@ -60,6 +61,7 @@ class Services:
         hub_cache: the Hugging Face cache to look models up in (None: the standard one).
         open_backend: how a backend is opened (tests may script one; default: the engine).
         audit: where each model task is recorded (see :mod:`app.audit`).
+        files: the uploads and exports each page or API call holds (see :mod:`app.retention`).
         api: offer the scripting API (``/ask``, ``/draft_report``; see :mod:`app.handlers_api`)
             to Gradio clients. ``radlens serve`` turns it on only without ``--auth``, so it is
             never listed on a login page.
@@ -74,6 +76,7 @@ class Services:
     open_backend: BackendFactory = _open_backend
     audit: AuditLog = field(default_factory=AuditLog)
     api: bool = False
+    files: HeldFiles = field(default_factory=HeldFiles)
     _initial: Study | None = field(default=None, repr=False)
     _configured: ModelSpec | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -61,6 +61,17 @@ def _for_user(handler: Callable[..., Any]) -> Callable[..., Any]:
     return plain
 
 
+def _exporting(services: Services, **options: Any) -> Callable[..., Any]:
+    """The export handler for a page: the file it writes is the page's until the tab closes."""
+
+    def export(request: gr.Request, *inputs: Any) -> tuple[Any, str]:
+        shown, note = report.export(services, *inputs, user=user_of(request), **options)
+        services.files.hold(request.session_hash, [shown["value"]])
+        return shown, note
+
+    return export
+
+
 def wire(services: Services, ui: SimpleNamespace) -> None:
     """Every event of the app; ``ui`` holds the widgets :func:`app.ui.build_ui` laid out."""
     view_inputs = [*ui.where, ui.window, ui.center, ui.width, ui.invert, ui.marks]
@@ -82,6 +93,12 @@ def wire(services: Services, ui: SimpleNamespace) -> None:
     _wire_settings(services, ui)
     if services.api:
         _wire_api(services, ui)
+
+    def on_unload(request: gr.Request) -> None:
+        # A closed or reloaded tab never comes back to its study: its files go now.
+        services.files.release(request.session_hash)
+
+    ui.demo.unload(on_unload)
 
 
 def _wire_study(services: Services, ui: SimpleNamespace) -> None:
@@ -120,11 +137,13 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
 
     def on_upload(
         files: list[str] | None,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (how Gradio passes a progress bar)
         *values: Any,
     ) -> tuple[Any, ...]:
         if not files:
             return (gr.skip(),) * (len(study_outputs) + len(fresh))
+        services.files.hold(request.session_hash, files)  # deleted when the tab closes
 
         def reading(stage: str, done: int, total: int) -> None:
             progress((done, total), desc=f"{stage.capitalize()}", unit="files")
@@ -294,7 +313,7 @@ def _wire_assistant(services: Services, ui: SimpleNamespace) -> None:
         **HIDDEN,
     ).then(**ui.redraw)
     ui.export_button.click(
-        _for_user(partial(report.export, services)),
+        _exporting(services),
         inputs=[ui.report, ui.export_format, ui.report_box, ui.study],
         outputs=[ui.export_file, ui.export_note],
         **HIDDEN,
@@ -303,8 +322,13 @@ def _wire_assistant(services: Services, ui: SimpleNamespace) -> None:
 
 def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
     """The prior study and the comparison."""
+
+    def on_prior(files: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
+        services.files.hold(request.session_hash, files or [])
+        return compare.open_prior(services, files)
+
     ui.prior_upload.upload(
-        partial(compare.open_prior, services),
+        on_prior,
         inputs=ui.prior_upload,
         outputs=[ui.prior, ui.prior_series, ui.prior_view, ui.prior_info],
         show_progress_on=[ui.prior_view],
@@ -332,7 +356,7 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
         **HIDDEN,
     )
     ui.compare_export_button.click(
-        _for_user(partial(report.export, services, missing="Run a comparison first.")),
+        _exporting(services, missing="Run a comparison first."),
         inputs=[ui.compared, ui.compare_export_format, ui.compare_box, ui.study],
         outputs=[ui.compare_export_file, ui.compare_export_note],
         **HIDDEN,
