@@ -1,11 +1,13 @@
-"""How long a page's files stay on the server's disk.
+"""How long a page's files stay on the server's disk, and its studies' voxels in memory.
 
 Uploads (Gradio copies them into the server's private temporary folder) and exports hold
 patient data, so a page's are deleted when its tab is closed or reloaded (Gradio's unload event;
-the page's study is never used again after that), not kept until the server stops.
+the page's study is never used again after that), not kept until the server stops. The decoded
+voxels of the studies the page opened are let go at the same moment (Gradio itself drops a
+closed page's state only an hour later).
 
 Gradio names an upload by its content's hash, so two pages that upload the same file share it:
-:class:`HeldFiles` counts which pages hold each file and deletes it when the last one lets go.
+:class:`PageHoldings` counts which pages hold each file and deletes it when the last one lets go.
 An upload of the same content replaces the file (a new inode) before its page's handler holds
 it; so the last holder deletes the file only if it is still one a holder saw, and leaves a newer
 copy to the page that uploaded it. (One race remains: a page that uploads the same file while
@@ -28,7 +30,9 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["HeldFiles"]
+from dicom_io.study import Study
+
+__all__ = ["PageHoldings"]
 
 logger = logging.getLogger("radlens.app")
 
@@ -37,14 +41,15 @@ def _temp_root() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()).resolve()
 
 
-class HeldFiles:
-    """Files held by pages (by their session hash); thread-safe."""
+class PageHoldings:
+    """Files and studies held by pages (by their session hash); thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holders: dict[Path, set[str]] = {}
         self._held: dict[str, set[Path]] = {}
         self._seen: dict[Path, set[int]] = {}  # the inodes the holders held
+        self._studies: dict[str, list[Study]] = {}
 
     def hold(self, holder: str | None, paths: Iterable[str | Path]) -> None:
         """``holder`` uses ``paths`` (files in Gradio's temporary folder; others are ignored)."""
@@ -62,11 +67,21 @@ class HeldFiles:
                 if inode is not None:
                     self._seen.setdefault(path, set()).add(inode)
 
+    def hold_study(self, holder: str | None, study: Study) -> None:
+        """``holder`` opened ``study`` (its own: never the shared initial study)."""
+        if holder:
+            with self._lock:
+                self._studies.setdefault(holder, []).append(study)
+
     def release(self, holder: str | None) -> int:
-        """``holder`` is done: delete the files nobody else holds. Returns how many went."""
+        """``holder`` is done: its studies' voxels are let go and the files nobody else holds
+        are deleted. Returns how many files went."""
         if not holder:
             return 0
         with self._lock:
+            for study in self._studies.pop(holder, []):
+                for series in study.series:
+                    series.release_voxels()
             paths = self._held.pop(holder, set())
             unheld = []
             for path in paths:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.audit import AuditLog
-from app.retention import HeldFiles
+from app.retention import PageHoldings
 from dicom_io.limits import Limits
 from dicom_io.loader import Progress, load_study
 from dicom_io.study import Series, Study
@@ -61,7 +61,7 @@ class Services:
         hub_cache: the Hugging Face cache to look models up in (None: the standard one).
         open_backend: how a backend is opened (tests may script one; default: the engine).
         audit: where each model task is recorded (see :mod:`app.audit`).
-        files: the uploads and exports each page or API call holds (see :mod:`app.retention`).
+        pages: the uploads, exports and studies each page holds (see :mod:`app.retention`).
         api: offer the scripting API (``/ask``, ``/draft_report``; see :mod:`app.handlers_api`)
             to Gradio clients. ``radlens serve`` turns it on only without ``--auth``, so it is
             never listed on a login page.
@@ -76,7 +76,7 @@ class Services:
     open_backend: BackendFactory = _open_backend
     audit: AuditLog = field(default_factory=AuditLog)
     api: bool = False
-    files: HeldFiles = field(default_factory=HeldFiles)
+    pages: PageHoldings = field(default_factory=PageHoldings)
     _initial: Study | None = field(default=None, repr=False)
     _configured: ModelSpec | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -66,7 +66,7 @@ def _exporting(services: Services, **options: Any) -> Callable[..., Any]:
 
     def export(request: gr.Request, *inputs: Any) -> tuple[Any, str]:
         shown, note = report.export(services, *inputs, user=user_of(request), **options)
-        services.files.hold(request.session_hash, [shown["value"]])
+        services.pages.hold(request.session_hash, [shown["value"]])
         return shown, note
 
     return export
@@ -96,7 +96,7 @@ def wire(services: Services, ui: SimpleNamespace) -> None:
 
     def on_unload(request: gr.Request) -> None:
         # A closed or reloaded tab never comes back to its study: its files go now.
-        services.files.release(request.session_hash)
+        services.pages.release(request.session_hash)
 
     ui.demo.unload(on_unload)
 
@@ -143,7 +143,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
     ) -> tuple[Any, ...]:
         if not files:
             return (gr.skip(),) * (len(study_outputs) + len(fresh))
-        services.files.hold(request.session_hash, files)  # deleted when the tab closes
+        services.pages.hold(request.session_hash, files)  # deleted when the tab closes
 
         def reading(stage: str, done: int, total: int) -> None:
             progress((done, total), desc=f"{stage.capitalize()}", unit="files")
@@ -153,6 +153,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
 
         try:
             study = services.open([Path(f) for f in files], progress=reading)
+            services.pages.hold_study(request.session_hash, study)
             pictures = viewer.thumbnails(study, decoding)
         except RadLensError as err:
             raise user_error(err) from None
@@ -324,8 +325,11 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
     """The prior study and the comparison."""
 
     def on_prior(files: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
-        services.files.hold(request.session_hash, files or [])
-        return compare.open_prior(services, files)
+        services.pages.hold(request.session_hash, files or [])
+        opened = compare.open_prior(services, files)
+        if isinstance(opened[0], Study):
+            services.pages.hold_study(request.session_hash, opened[0])
+        return opened
 
     ui.prior_upload.upload(
         on_prior,

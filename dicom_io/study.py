@@ -128,6 +128,12 @@ class Series:
                 self.__dict__["_volume"] = cached
             return cached
 
+    def release_voxels(self) -> None:
+        """Forget the decoded voxels (to free their memory); they are decoded again if used."""
+        with self._lock:
+            self.__dict__.pop("volume", None)
+            self.__dict__.pop("_volume", None)
+
     def slice_volume(self, k: int) -> Volume:
         """Acquired slice ``k`` alone, as a one-slice :class:`Volume`.
 

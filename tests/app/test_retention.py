@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
-from app.retention import HeldFiles
+from app.retention import PageHoldings
 from app.server import DEMO_STUDY
 from app.services import Services
 from tests.app.conftest import RadLensServer, scripted
@@ -40,7 +41,7 @@ def _upload(root: Path, digest: str, name: str, data: bytes = b"DICM") -> Path:
 
 
 def test_the_last_holder_deletes_a_shared_file_and_its_folder(temp_root: Path):
-    held = HeldFiles()
+    held = PageHoldings()
     shared, own = _upload(temp_root, "aa", "chest.dcm"), _upload(temp_root, "bb", "ct.zip")
     held.hold("page-1", [shared, own])
     held.hold("api-call", [str(shared)])
@@ -55,7 +56,7 @@ def test_the_last_holder_deletes_a_shared_file_and_its_folder(temp_root: Path):
 
 
 def test_a_newer_upload_of_the_same_content_is_left_to_its_own_holder(temp_root: Path):
-    held = HeldFiles()
+    held = PageHoldings()
     first = _upload(temp_root, "cc", "chest.dcm")
     held.hold("page-1", [first])
     again = _upload(temp_root, "cc", "chest.dcm")  # another page uploads the same file...
@@ -72,7 +73,7 @@ def test_nothing_outside_the_temporary_folder_is_ever_deleted(temp_root: Path, t
     mine.parent.mkdir()
     shutil.copy(DEMO_STUDY, mine)
     before = sha256_tree(mine.parent)
-    held = HeldFiles()
+    held = PageHoldings()
     held.hold("page-1", [mine, temp_root, temp_root / ".." / "studies" / "chest.dcm"])
     assert held.holders(mine) == set()
     assert held.release("page-1") == 0
@@ -141,3 +142,18 @@ def test_a_closed_tab_takes_its_uploads_and_exports_with_it(
     assert not upload.exists()
     assert not export_path.exists()
     assert study.exists()
+
+
+def test_a_closed_page_lets_go_of_its_studies_voxels(temp_root: Path):
+    from dicom_io.loader import load_study
+
+    held = PageHoldings()
+    study = load_study(DEMO_STUDY)
+    series = study.default_series
+    pixels = series.volume.array.copy()
+    held.hold_study("page-1", study)
+    held.release("page-1")
+    assert "_volume" not in series.__dict__
+    assert "volume" not in series.__dict__
+    np.testing.assert_array_equal(series.volume.array, pixels)  # decoded again if used
+    held.release("page-1")  # nothing left to do
