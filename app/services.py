@@ -61,7 +61,7 @@ class Services:
         hub_cache: the Hugging Face cache to look models up in (None: the standard one).
         open_backend: how a backend is opened (tests may script one; default: the engine).
         audit: where each model task is recorded (see :mod:`app.audit`).
-        pages: the uploads, exports and studies each page holds (see :mod:`app.retention`).
+        pages: the studies each page opened (see :mod:`app.retention`).
         api: offer the scripting API (``/ask``, ``/draft_report``; see :mod:`app.handlers_api`)
             to Gradio clients. ``radlens serve`` turns it on only without ``--auth``, so it is
             never listed on a login page.

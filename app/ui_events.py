@@ -61,17 +61,6 @@ def _for_user(handler: Callable[..., Any]) -> Callable[..., Any]:
     return plain
 
 
-def _exporting(services: Services, **options: Any) -> Callable[..., Any]:
-    """The export handler for a page: the file it writes is the page's until the tab closes."""
-
-    def export(request: gr.Request, *inputs: Any) -> tuple[Any, str]:
-        shown, note = report.export(services, *inputs, user=user_of(request), **options)
-        services.pages.hold(request.session_hash, [shown["value"]])
-        return shown, note
-
-    return export
-
-
 def wire(services: Services, ui: SimpleNamespace) -> None:
     """Every event of the app; ``ui`` holds the widgets :func:`app.ui.build_ui` laid out."""
     view_inputs = [*ui.where, ui.window, ui.center, ui.width, ui.invert, ui.marks]
@@ -95,7 +84,7 @@ def wire(services: Services, ui: SimpleNamespace) -> None:
         _wire_api(services, ui)
 
     def on_unload(request: gr.Request) -> None:
-        # A closed or reloaded tab never comes back to its study: its files go now.
+        # The page went: its studies' voxels go now (decoded again if it reconnects).
         services.pages.release(request.session_hash)
 
     ui.demo.unload(on_unload)
@@ -143,7 +132,6 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
     ) -> tuple[Any, ...]:
         if not files:
             return (gr.skip(),) * (len(study_outputs) + len(fresh))
-        services.pages.hold(request.session_hash, files)  # deleted when the tab closes
 
         def reading(stage: str, done: int, total: int) -> None:
             progress((done, total), desc=f"{stage.capitalize()}", unit="files")
@@ -314,7 +302,7 @@ def _wire_assistant(services: Services, ui: SimpleNamespace) -> None:
         **HIDDEN,
     ).then(**ui.redraw)
     ui.export_button.click(
-        _exporting(services),
+        _for_user(partial(report.export, services)),
         inputs=[ui.report, ui.export_format, ui.report_box, ui.study],
         outputs=[ui.export_file, ui.export_note],
         **HIDDEN,
@@ -325,7 +313,6 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
     """The prior study and the comparison."""
 
     def on_prior(files: list[str] | None, request: gr.Request) -> tuple[Any, ...]:
-        services.pages.hold(request.session_hash, files or [])
         opened = compare.open_prior(services, files)
         if isinstance(opened[0], Study):
             services.pages.hold_study(request.session_hash, opened[0])
@@ -360,7 +347,7 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
         **HIDDEN,
     )
     ui.compare_export_button.click(
-        _exporting(services, missing="Run a comparison first."),
+        _for_user(partial(report.export, services, missing="Run a comparison first.")),
         inputs=[ui.compared, ui.compare_export_format, ui.compare_box, ui.study],
         outputs=[ui.compare_export_file, ui.compare_export_note],
         **HIDDEN,
