@@ -17,20 +17,16 @@ from typing import Any
 import gradio as gr
 
 from app.audit import LOCAL_USER, Task
-from app.errors import user_error
 from app.handlers_model import current_slice, follow, run_model
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
-from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
 from models.answers import Answer
 from models.answers import ask as ask_model
-from models.backends.base import Backend, CancelToken, GenerationSettings
+from models.backends.base import Backend, CancelToken
 from models.conversation import Turn
 from models.grounding import Box
-from models.inputs import InputOptions
-from models.registry import ModelSpec
 
 __all__ = ["answer_markdown", "ask", "clear_chat", "stop"]
 
@@ -96,7 +92,8 @@ def ask(
     settings = UserSettings.from_widgets(*settings_values)
     marks = (marks or Marks()).for_series(series.index)
     region = marks.region
-    spec, options, generation = _request(services, settings, series, plane, slice_index, region)
+    current = current_slice(series, plane, slice_index)
+    spec, options, generation = settings.for_task(services, series, current, region)
     cancel = CancelToken()
     before = list(messages or [])
     chat = [*before, {"role": "user", "content": _user_text(question, region)}]
@@ -151,23 +148,6 @@ def ask(
         output=answer.raw,
     )
     yield _answered(answer, question, chat, history, marks, series, plane, status)
-
-
-def _request(
-    services: Services,
-    settings: UserSettings,
-    series: Series,
-    plane: str,
-    slice_index: int,
-    region: Box | None,
-) -> tuple[ModelSpec, InputOptions, GenerationSettings]:
-    """The model, input options and generation settings of a question (gr.Error if invalid)."""
-    try:
-        spec = services.spec(settings.model_id)
-        options = settings.options(series, current_slice(series, plane, slice_index), region)
-        return spec, options, settings.generation()
-    except (RadLensError, ValueError) as err:
-        raise user_error(err) from None
 
 
 def _answered(

@@ -28,7 +28,7 @@ from app.handlers_settings import UserSettings
 from app.handlers_viewer import Image, pick_series, series_thumbnail
 from app.services import Services
 from dicom_io.errors import RadLensError
-from dicom_io.study import Series, Study
+from dicom_io.study import Study
 from models.backends.base import Backend, CancelToken
 from models.report import Report
 from models.tasks import compare as compare_task
@@ -84,10 +84,6 @@ def changes_markdown(report: Report | None) -> str:
     return "\n".join([*table, *(["", *notes] if notes else [])])
 
 
-def _options(settings: UserSettings, series: Series) -> Any:
-    return replace(settings.options(series, None), slice_range=None)
-
-
 def compare(
     services: Services,
     indication: str,
@@ -106,12 +102,7 @@ def compare(
     if before is None:
         raise gr.Error("Open a prior study in this tab first.")
     settings = UserSettings.from_widgets(*settings_values)
-    try:
-        spec = services.spec(settings.model_id)
-        options = _options(settings, series)
-        generation = settings.generation()
-    except (RadLensError, ValueError) as err:
-        raise user_error(err) from None
+    spec, options, generation = settings.for_task(services, series, None, whole=True)
     cancel = CancelToken()
     skip = gr.skip()
 

@@ -138,12 +138,8 @@ def draft(
     if study is None or series is None:
         raise gr.Error("Open a study first.")
     settings = UserSettings.from_widgets(*settings_values)
-    try:
-        spec = services.spec(settings.model_id)
-        options = settings.options(series, current_slice(series, plane, slice_index))
-        generation = settings.generation()
-    except (RadLensError, ValueError) as err:
-        raise user_error(err) from None
+    current = current_slice(series, plane, slice_index)
+    spec, options, generation = settings.for_task(services, series, current)
     cancel = CancelToken()
     skip = gr.skip()
 
@@ -238,11 +234,7 @@ def check_report(
         raise gr.Error("Open the study the report is about first.")
     settings = UserSettings.from_widgets(*settings_values)
     edited = edited_report(report, text)
-    try:
-        spec = services.spec(settings.model_id)
-        options = settings.options(series, None)
-    except (RadLensError, ValueError) as err:
-        raise user_error(err) from None
+    spec, options, _generation = settings.for_task(services, series, None)  # probes: 96 tokens
     cancel = CancelToken()
     skip = gr.skip()
 

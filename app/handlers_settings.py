@@ -7,7 +7,7 @@ weights are here; the token count of the images the model would receive is shown
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -78,6 +78,27 @@ class UserSettings:
     def generation(self) -> GenerationSettings:
         """Decoding settings (greedy at temperature 0)."""
         return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+
+    def for_task(
+        self,
+        services: Services,
+        series: Series,
+        current_slice: int | None,
+        region: Box | None = None,
+        *,
+        whole: bool = False,
+    ) -> tuple[ModelSpec, InputOptions, GenerationSettings]:
+        """The model, what it is shown of ``series`` (see :meth:`options`; ``whole``: no slice
+        range, for a comparison whose prior has another geometry) and the decoding settings;
+        a :class:`gr.Error` with the one-line reason when a setting is invalid."""
+        try:
+            spec = services.spec(self.model_id)
+            options = self.options(series, current_slice, region)
+            if whole:
+                options = replace(options, slice_range=None)
+            return spec, options, self.generation()
+        except (RadLensError, ValueError) as err:
+            raise user_error(err) from None
 
     def options(
         self, series: Series, current_slice: int | None, region: Box | None = None

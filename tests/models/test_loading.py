@@ -323,9 +323,10 @@ def test_unavailable_device_is_refused(tiny_folders: dict[str, Path]) -> None:
         load_model(tiny_folders["gemma3"], "bf16", device="cuda:7")
 
 
-def test_importing_loading_does_not_import_torch() -> None:
+@pytest.mark.parametrize("module", ["models.loading", "models.backends"])
+def test_importing_does_not_import_torch(module: str) -> None:
     code = (
-        "import sys, models.loading; "
+        f"import sys, {module}; "
         "print(sorted(m for m in ('torch', 'transformers', 'bitsandbytes') if m in sys.modules))"
     )
     result = subprocess.run(
