@@ -45,7 +45,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from dicom_io.display import Plane, plane_size, render_slice
+    from dicom_io.display.planes import Plane, plane_size
+    from dicom_io.display.render import render_slice
     from dicom_io.loader import load_study
 
     study = load_study(args.path)
@@ -69,7 +70,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_deid(args: argparse.Namespace) -> int:
-    from dicom_io.deid import DeidOptions, deidentify
+    from dicom_io.deid.files import DeidOptions, deidentify
 
     options = DeidOptions(date_shift_days=args.shift_dates)
     report = deidentify(Path(args.input), Path(args.output), options)

@@ -24,7 +24,7 @@ JSON schema ``radlens.models/1``::
           "default": true,
           "source": "google/medgemma-1.5-4b-it",   # hub id, local folder, or server URL
           "family": "gemma3",                      # gemma3 | qwen2_5_vl | remote
-          "grounding": "gemma_box_2d",             # models.grounding.Convention value
+          "grounding": "gemma_box_2d",             # models.grounding.placement.Convention value
           "downloaded": false,                     # null for remote
           "path": null,                            # local snapshot folder when downloaded
           "gated": true,
@@ -42,7 +42,7 @@ JSON schema ``radlens.models/1``::
       ]
     }
 
-Memory estimates are rounded to 0.01 GB; see :mod:`models.registry` for the formula.
+Memory estimates are rounded to 0.01 GB; see :mod:`models.registry.lookup` for the formula.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ import argparse
 import json
 from typing import Any
 
-from models.loading import Precision
-from models.registry import (
+from models.backends.loading import Precision
+from models.registry.lookup import (
     BYTES_PER_PARAM,
     DEFAULT_MODEL_ID,
     KV_TOKENS,
@@ -82,7 +82,7 @@ def add_parsers(subparsers: Any) -> None:
 
 def models_summary() -> dict[str, Any]:
     """The ``radlens.models/1`` document (see the module docstring)."""
-    from models.hub import default_cache_dir
+    from models.registry.hub import default_cache_dir
 
     return {
         "schema": SCHEMA,
@@ -98,7 +98,7 @@ def models_summary() -> dict[str, Any]:
 
 
 def _entry(spec: ModelSpec) -> dict[str, Any]:
-    from models.hub import snapshot_folder
+    from models.registry.hub import snapshot_folder
 
     folder = snapshot_folder(spec)
     endpoint = None
@@ -171,7 +171,7 @@ def _table(summary: dict[str, Any]) -> str:
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
-    from models.hub import pull
+    from models.registry.hub import pull
 
     spec = get_spec(args.id)
     folder = pull(spec, progress=True)

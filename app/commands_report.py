@@ -35,9 +35,9 @@ def _is_batch(args: argparse.Namespace) -> bool:
 
 def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, spec: Any) -> Any:
     from dicom_io.loader import load_study
-    from models.conversation import prepare
-    from models.exports import export_report
-    from models.tasks import check, compare, draft_report, from_text
+    from models.report.exports import export_report
+    from models.tasks.clinical import check, compare, draft_report, from_text
+    from models.tasks.prepare import prepare
 
     study = load_study(study_path)
     series = _load_series(study, args.series)
@@ -103,7 +103,7 @@ def _examples(args: argparse.Namespace) -> Any:
         return ()
     cached = getattr(args, "loaded_examples", None)
     if cached is None:
-        from models.examples import load_examples
+        from models.tasks.examples import load_examples
 
         cached = load_examples(args.examples)
         args.loaded_examples = cached  # loaded once per batch
@@ -164,7 +164,7 @@ def _batch(args: argparse.Namespace, backend: Any, spec: Any) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from models.registry import default_spec, get_spec
+    from models.registry.lookup import default_spec, get_spec
 
     spec = get_spec(args.model) if args.model else default_spec()
     batch = _is_batch(args)
@@ -176,7 +176,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise InvalidArgumentError(f"--format must be one of {', '.join(FORMATS)}.")
     backend = None
     if not args.from_raw or args.check:
-        from models.engine import open_backend
+        from models.backends.engine import open_backend
 
         backend = open_backend(spec, args.precision, args.device)
     if batch:

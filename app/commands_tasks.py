@@ -58,7 +58,7 @@ def _load_series(study: Any, number: int | None) -> Any:
 
 
 def _options(args: argparse.Namespace) -> Any:
-    from models.inputs import InputOptions
+    from models.inputs.model_inputs import InputOptions
 
     return InputOptions(
         mode=args.mode,
@@ -72,7 +72,7 @@ def _options(args: argparse.Namespace) -> Any:
 def _load_with_study(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     """(study, series, spec, input options) from the common arguments."""
     from dicom_io.loader import load_study
-    from models.registry import default_spec, get_spec
+    from models.registry.lookup import default_spec, get_spec
 
     spec = get_spec(args.model) if args.model else default_spec()
     study = load_study(args.path)
@@ -86,8 +86,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from models.conversation import prepare
-    from models.messages import ImagePart, png_bytes, to_plain
+    from models.inputs.messages import ImagePart, png_bytes, to_plain
+    from models.tasks.prepare import prepare
 
     series, spec, options = _load(args)
     if args.task == "ask" and not args.question:
@@ -170,8 +170,8 @@ def _print_answer(answer: Any, as_json: bool) -> None:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from models.answers import answer_from_text, ask
-    from models.conversation import prepare
+    from models.tasks.ask import answer_from_text, ask
+    from models.tasks.prepare import prepare
 
     study, series, spec, options = _load_with_study(args)
     settings = _settings(args)
@@ -188,7 +188,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         )
         answer = answer_from_text(prepared, raw, None, settings)
     else:
-        from models.engine import open_backend
+        from models.backends.engine import open_backend
 
         backend = open_backend(spec, args.precision, args.device)
         answer = ask(

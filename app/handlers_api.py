@@ -30,10 +30,10 @@ from app.handlers_report import record_task
 from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
-from models.answers import ask as ask_model
 from models.backends.base import Backend, GenerationSettings
-from models.registry import ModelSpec
-from models.tasks import draft_report as draft_task
+from models.registry.lookup import ModelSpec
+from models.tasks.ask import ask as ask_model
+from models.tasks.clinical import draft_report as draft_task
 
 __all__ = ["ask", "draft_report"]
 

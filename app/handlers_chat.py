@@ -22,11 +22,11 @@ from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
 from dicom_io.study import Series, Study
-from models.answers import Answer
-from models.answers import ask as ask_model
 from models.backends.base import Backend, CancelToken
-from models.conversation import Turn
-from models.grounding import Box
+from models.grounding.placement import Box
+from models.tasks.ask import Answer
+from models.tasks.ask import ask as ask_model
+from models.tasks.prepare import Turn
 
 __all__ = ["answer_markdown", "ask", "clear_chat", "stop"]
 

@@ -2,7 +2,8 @@
 
 The prior is uploaded in the tab (files, a folder's files or a zip) and kept in the user's
 ``gr.State``; its default series is chosen (another can be picked) and previewed with its
-technique line. :func:`compare` is a generator handler wired to ``models.tasks.compare``: the
+technique line. :func:`compare` is a generator handler wired to ``models.tasks.clinical.compare``:
+the
 model's text streams into the comparison box (Stop cancels it), then the finished report
 replaces it, each finding with its interval change in brackets, and the changes are listed in a
 table. Both studies are shown to the model whole (sampled as the settings say), or their middle
@@ -30,9 +31,9 @@ from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Study
 from models.backends.base import Backend, CancelToken
-from models.report import Report
-from models.tasks import compare as compare_task
-from models.technique import describe_technique
+from models.report.draft import Report
+from models.tasks.clinical import compare as compare_task
+from models.tasks.technique import describe_technique
 
 __all__ = ["changes_markdown", "compare", "open_prior", "show_prior"]
 

@@ -20,12 +20,12 @@ from typing import Any, Literal, TypeVar
 
 from app.errors import user_error
 from app.services import Services, stream_task
-from dicom_io.display import plane_axes
+from dicom_io.display.planes import plane_axes
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series
 from models.backends.base import Backend, CancelToken
 from models.errors import ModelNotFoundError
-from models.registry import ModelSpec
+from models.registry.lookup import ModelSpec
 
 __all__ = ["Event", "current_slice", "follow", "load_backend", "run_model"]
 

@@ -1,11 +1,14 @@
 """Report pane: draft a report of the series shown, check it, list its findings, export it.
 
-:func:`draft` is a generator handler wired to ``models.tasks.draft_report``: the model's text
+:func:`draft` is a generator handler wired to ``models.tasks.clinical.draft_report``: the model's
+text
 streams into the report box, then the finished report replaces it (as ``Heading: text`` lines,
 the layout the model is asked for), its findings fill the findings list and their boxes go on
 the viewer. Choosing a finding jumps to its box's slice and highlights it. :func:`check_report`
-probes each abnormal finding (``models.tasks.check``). The report box is editable: Check and
-Export read the clinician's text back with ``models.tasks.revise`` first, so unchanged findings
+probes each abnormal finding (``models.tasks.clinical.check``). The report box is editable: Check
+and
+Export read the clinician's text back with ``models.tasks.clinical.revise`` first, so unchanged
+findings
 keep their boxes and status, and edited ones are marked as the clinician's. Every task and
 export is recorded in the audit log (hashes only).
 """
@@ -28,9 +31,9 @@ from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
 from models.backends.base import Backend, CancelToken
-from models.report import Finding, FindingStatus, Report
-from models.report_text import EDITED
-from models.tasks import check, draft_report, report_to_text, revise
+from models.report.draft import Finding, FindingStatus, Report
+from models.report.text import EDITED
+from models.tasks.clinical import check, draft_report, report_to_text, revise
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -71,7 +74,7 @@ def _finding_line(finding: Finding) -> str:
 
 
 def report_text(report: Report) -> str:
-    """The report as editable text (``models.tasks.report_to_text``): the sections and
+    """The report as editable text (``models.tasks.clinical.report_to_text``): the sections and
     ``Heading: text`` lines models write, each finding with its status mark."""
     return report_to_text(report)
 

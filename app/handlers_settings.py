@@ -17,11 +17,11 @@ from app.services import STATUS_PRECISION, Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series
 from models.backends.base import GenerationSettings
-from models.family import Family
-from models.grounding import Box
-from models.inputs import DEFAULT_MAX_SLICES, InputMode, InputOptions, estimate_tokens
-from models.loading import Precision
-from models.registry import ModelSpec
+from models.backends.loading import Precision
+from models.families.base import Family
+from models.grounding.placement import Box
+from models.inputs.model_inputs import DEFAULT_MAX_SLICES, InputMode, InputOptions, estimate_tokens
+from models.registry.lookup import ModelSpec
 
 __all__ = [
     "LANGUAGES",

@@ -2,7 +2,8 @@
 
 What is drawn over the slices is one user's :class:`Marks` (a ``gr.State``): the boxes of the
 last answer or report, the one selected, and the region the user marked by clicking two
-opposite corners on an acquired slice. Boxes are drawn with :mod:`dicom_io.overlay`, exactly
+opposite corners on an acquired slice. Boxes are drawn with :mod:`dicom_io.display.overlays`,
+exactly
 where their source pixels are shown, in every plane. Every click on the viewer also reports the
 value of the voxel under it, in modality units (HU for CT), in any plane. Each series of a study
 gets a thumbnail (its middle slice) to pick it by; a thumbnail decodes that one slice, not the
@@ -21,19 +22,13 @@ import numpy.typing as npt
 from PIL import Image as PILImage
 
 from app.errors import user_error
-from dicom_io.display import (
-    Plane,
-    plane_axes,
-    plane_size,
-    render_slice,
-    slice_position,
-    value_at,
-)
+from dicom_io.display.overlays import REGION_COLOUR, draw_boxes, point_to_source, slice_through
+from dicom_io.display.planes import Plane, plane_axes, plane_size, slice_position
+from dicom_io.display.render import render_slice, value_at
 from dicom_io.errors import RadLensError
-from dicom_io.overlay import REGION_COLOUR, draw_boxes, point_to_source, slice_through
 from dicom_io.study import Series, Study
 from dicom_io.windowing import PRESETS
-from models.grounding import Box
+from models.grounding.placement import Box
 
 __all__ = [
     "PLANES",

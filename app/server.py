@@ -2,7 +2,7 @@
 
 Loopback only unless ``--auth`` (or ``RADLENS_AUTH``) is given; no share links; analytics off;
 uploads capped; compressed pixel data decoded in worker processes under a deadline
-(:mod:`dicom_io.decode_guard`); Gradio's temporary files kept in a private folder removed at
+(:mod:`dicom_io.pixels.decode_guard`); Gradio's temporary files kept in a private folder removed at
 exit. The scripting API (``/ask``, ``/draft_report`` for ``gradio_client``) is offered only
 without ``--auth``, that is on loopback: a server behind a login lists and runs no API endpoint.
 """
@@ -20,8 +20,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dicom_io.decode_guard import SERVER_TIMEOUT, configure_decode_guard, timeout_from_env
 from dicom_io.errors import InvalidArgumentError
+from dicom_io.pixels.decode_guard import SERVER_TIMEOUT, configure_decode_guard, timeout_from_env
 
 if TYPE_CHECKING:
     from app.services import Services

@@ -31,10 +31,10 @@ from dicom_io.limits import Limits
 from dicom_io.loader import Progress, load_study
 from dicom_io.study import Series, Study
 from models.backends.base import Backend, CancelToken
+from models.backends.loading import Precision, resolve_model_folder
 from models.errors import ModelNotFoundError
-from models.hub import is_downloaded
-from models.loading import Precision, resolve_model_folder
-from models.registry import ModelSpec, default_spec, get_spec, list_specs
+from models.registry.hub import is_downloaded
+from models.registry.lookup import ModelSpec, default_spec, get_spec, list_specs
 
 __all__ = ["BackendFactory", "Services", "stream_task"]
 
@@ -44,7 +44,7 @@ STATUS_PRECISION = Precision.NF4  # memory estimates in the model list
 
 
 def _open_backend(spec: ModelSpec, precision: str, device: str | None) -> Backend:
-    from models.engine import open_backend
+    from models.backends.engine import open_backend
 
     return open_backend(spec, precision, device)
 
@@ -196,7 +196,7 @@ class Services:
         The folder is inside Gradio's temporary folder (``GRADIO_TEMP_DIR``), which the server
         keeps private and removes at exit.
         """
-        from models.exports import export_report
+        from models.report.exports import export_report
 
         base = os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
         Path(base).mkdir(parents=True, exist_ok=True)

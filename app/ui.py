@@ -22,7 +22,7 @@ from app import handlers_settings as settings
 from app import handlers_viewer as viewer
 from app import ui_events
 from app.services import Services
-from models.answers import DISCLAIMER
+from models.tasks.ask import DISCLAIMER
 
 __all__ = ["build_ui", "launch_options"]
 

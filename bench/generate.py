@@ -25,9 +25,10 @@ What it does:
    registry's ``Architecture.params``; the full-size configs reproduce it exactly.
 3. Builds the inputs once through the production path: the demo radiograph
    ``assets/demo/chest_pa_cr.dcm`` and a synthetic CT (``tests/synthetic.py``, 300 x 512 x 512 by
-   default) through ``models.conversation.prepare`` (task ``ask``; the CT with
+   default) through ``models.tasks.prepare.prepare`` (task ``ask``; the CT with
    ``InputOptions(max_slices=85)``, MedGemma's CT recipe).
-4. For each precision: loads the folder with ``models.loading.load_model`` (quantization happens
+4. For each precision: loads the folder with ``models.backends.loading.load_model`` (quantization
+happens
    at load, as in production) and generates through ``TransformersBackend`` (chat template,
    processor, ``model.generate`` on its worker thread, streamer). Per case: one warm-up
    generation (2 tokens, untimed); first token = best of ``--repeat`` generations with
@@ -106,7 +107,7 @@ from bench.generation.report import (  # noqa: E402
     format_table,
     record,
 )
-from models.registry import ModelSpec, get_spec  # noqa: E402
+from models.registry.lookup import ModelSpec, get_spec  # noqa: E402
 
 # Used by tests/bench/test_generate_smoke.py through this script's namespace.
 __all__ = [
@@ -145,8 +146,8 @@ def run(options: argparse.Namespace) -> Report:
     """Build the checkpoint and the inputs, then measure every precision x case."""
     import torch
 
+    from models.backends.loading import load_model
     from models.backends.local import TransformersBackend
-    from models.loading import load_model
 
     clock = Clock()
     spec = get_spec(options.model)

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     from app.server import DEMO_STUDY
     from app.services import Services
     from app.ui_events import GPU
-    from models.engine import open_backend
+    from models.backends.engine import open_backend
     from tests.app import clients as load
 
     start = time.perf_counter()

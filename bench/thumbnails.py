@@ -63,7 +63,7 @@ def _whole_series_thumbnails(study: Any) -> list[np.ndarray]:
     from PIL import Image
 
     from app.handlers_viewer import THUMBNAIL_SIZE
-    from dicom_io.display import render_slice
+    from dicom_io.display.render import render_slice
 
     pictures = []
     for series in study.series:

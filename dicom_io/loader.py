@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dicom_io.dicom_header import DicomHeader, read_header
+from dicom_io.dicom.header import DicomHeader, read_header
+from dicom_io.dicom.slice_reference import SliceReference
+from dicom_io.dicom.stacking import Stack, group_stacks, order_stack
 from dicom_io.errors import (
     EmptyInputError,
     InputTooLargeError,
@@ -22,13 +24,11 @@ from dicom_io.errors import (
 from dicom_io.identity import hash_uid
 from dicom_io.image import load_image
 from dicom_io.limits import Limits
-from dicom_io.nifti import load_nifti
-from dicom_io.pixel_decoder import check_decodable
-from dicom_io.pixels import decode_slice, decode_stack, output_photometric
-from dicom_io.slice_reference import SliceReference
+from dicom_io.nifti.reader import load_nifti
+from dicom_io.pixels.plugins import check_decodable
+from dicom_io.pixels.stack import decode_slice, decode_stack, output_photometric
 from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
-from dicom_io.stacking import Stack, group_stacks, order_stack
 from dicom_io.study import Series, SeriesFlags, SkippedFile, Study, Window
 
 __all__ = ["Progress", "load_study"]

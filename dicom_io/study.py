@@ -18,7 +18,7 @@ from dicom_io.errors import InvalidArgumentError
 from dicom_io.volume import Volume
 
 if TYPE_CHECKING:
-    from dicom_io.slice_reference import SliceReference
+    from dicom_io.dicom.slice_reference import SliceReference
 
 __all__ = [
     "Orientation",
@@ -110,7 +110,8 @@ class Series:
     notes: tuple[str, ...] = ()
     source_format: str = "dicom"  # "dicom", "nifti" or "image"
     _loader: Callable[[], Volume] | None = field(default=None, repr=False)
-    # DICOM only: per slice, the source instance and frame (raw UIDs; for dicom_io.sr only).
+    # DICOM only: per slice, the source instance and frame (raw UIDs; for dicom_io.sr.document
+    # only).
     _references: Callable[[], tuple[SliceReference, ...]] | None = field(default=None, repr=False)
     # DICOM only: decodes acquired slice k alone, as a one-slice Volume (see slice_volume).
     _slice_loader: Callable[[int], Volume] | None = field(default=None, repr=False)

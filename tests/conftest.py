@@ -39,7 +39,7 @@ Decoded = list[tuple[str, int | None]]
 @pytest.fixture
 def decoded(monkeypatch: pytest.MonkeyPatch) -> Decoded:
     """Every DICOM file decode from now on, as (file name, frame or None for all frames)."""
-    from dicom_io import pixels
+    from dicom_io.pixels import stack as pixels
 
     calls: Decoded = []
     decode = pixels._decode_file

@@ -3,7 +3,7 @@
 ``cxr`` is the demo radiograph ``assets/demo/chest_pa_cr.dcm``; ``ct85`` a synthetic CT
 (``tests/synthetic.py``, 300 x 512 x 512 by default) sampled with
 ``InputOptions(max_slices=85)``, MedGemma's CT recipe. Both go through
-``models.conversation.prepare`` (task ``ask``).
+``models.tasks.prepare.prepare`` (task ``ask``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.registry import ModelSpec
+from models.registry.lookup import ModelSpec
 
 __all__ = ["DEMO_CXR", "QUESTIONS", "Case", "build_cases"]
 
@@ -33,8 +33,8 @@ class Case:
 def build_cases(spec: ModelSpec, names: Sequence[str], work: Path, options: Any) -> list[Case]:
     """The prepared requests (production path: ``prepare``, task ``ask``) for each case."""
     from dicom_io.loader import load_study
-    from models.conversation import prepare
-    from models.inputs import InputOptions
+    from models.inputs.model_inputs import InputOptions
+    from models.tasks.prepare import prepare
 
     cases = []
     for name in names:

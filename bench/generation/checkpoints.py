@@ -17,8 +17,8 @@ from typing import Any
 
 from bench.generation.configs import model_class, model_config, param_counts
 from bench.generation.memory import release_memory
-from models.family import Family
-from models.registry import ModelSpec
+from models.families.base import Family
+from models.registry.lookup import ModelSpec
 
 __all__ = [
     "checkpoint_params",
@@ -147,7 +147,7 @@ def randomize_(model: Any, seed: int) -> None:
 
 def checkpoint_params(folder: Path) -> int:
     """Parameters stored in the folder's safetensors files (their headers)."""
-    from models.registry import spec_from_folder
+    from models.registry.lookup import spec_from_folder
 
     architecture = spec_from_folder(folder).architecture
     assert architecture is not None

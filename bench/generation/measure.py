@@ -19,7 +19,7 @@ __all__ = ["count_image_tokens", "measure_case"]
 
 def count_image_tokens(loaded: Any, messages: list[Any]) -> int:
     """Image soft tokens in the prompt the processor builds for ``messages``."""
-    from models.messages import to_transformers
+    from models.inputs.messages import to_transformers
 
     inputs = loaded.processor.apply_chat_template(
         to_transformers(messages),

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.family import Family
-from models.registry import ModelSpec
+from models.families.base import Family
+from models.registry.lookup import ModelSpec
 
 __all__ = [
     "TARGET_GPU",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from dicom_io.errors import RadLensError
-from models.messages import Message
+from models.inputs.messages import Message
 
 __all__ = [
     "Backend",

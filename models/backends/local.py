@@ -1,4 +1,4 @@
-"""Generate with a model loaded in this process (:func:`models.loading.load_model`).
+"""Generate with a model loaded in this process (:func:`models.backends.loading.load_model`).
 
 :class:`TransformersBackend` renders the neutral messages with the processor's chat template
 (images as PIL images), runs ``model.generate`` on a worker thread and hands the decoded text to
@@ -41,8 +41,8 @@ from models.backends.base import (
     Result,
     drain,
 )
-from models.loading import LoadedModel
-from models.messages import to_transformers
+from models.backends.loading import LoadedModel
+from models.inputs.messages import to_transformers
 
 __all__ = ["TransformersBackend"]
 

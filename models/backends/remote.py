@@ -43,7 +43,7 @@ from models.backends.base import (
     Result,
     drain,
 )
-from models.messages import to_openai
+from models.inputs.messages import to_openai
 
 __all__ = ["OpenAIBackend", "chat_completions_url"]
 

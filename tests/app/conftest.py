@@ -215,7 +215,7 @@ class ScriptedBackend:
         import time
 
         from models.backends.base import Result
-        from models.messages import TextPart
+        from models.inputs.messages import TextPart
 
         user = [m for m in request.messages if m.role == "user"][-1]
         prompt = "\n".join(p.text for p in user.parts if isinstance(p, TextPart))

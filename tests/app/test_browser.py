@@ -23,9 +23,9 @@ from playwright.sync_api import expect
 
 from app.server import DEMO_STUDY
 from app.services import Services
-from dicom_io.display import render_slice
+from dicom_io.display.overlays import HIGHLIGHT_COLOUR, REGION_COLOUR
+from dicom_io.display.render import render_slice
 from dicom_io.loader import load_study
-from dicom_io.overlay import HIGHLIGHT_COLOUR, REGION_COLOUR
 from tests.app.conftest import CHROMIUM, CHROMIUM_MISSING, RadLensServer, scripted
 from tests.app.test_ui_handlers import NODULE_BOX
 from tests.app.test_ui_panes import reply

@@ -20,7 +20,7 @@ from gradio_client.utils import QueueError
 
 from app.server import DEMO_STUDY
 from app.services import Services
-from models.engine import open_backend
+from models.backends.engine import open_backend
 from tests.app.clients import (
     GenerationCounter,
     StudyFiles,

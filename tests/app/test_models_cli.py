@@ -18,9 +18,9 @@ import pytest
 from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError
 
 from app.cli import main
-from models import hub
 from models.errors import DownloadUnavailableError, GatedModelError
-from models.registry import get_spec
+from models.registry import hub
+from models.registry.lookup import get_spec
 from tests.files import REPO
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

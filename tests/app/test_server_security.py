@@ -400,7 +400,7 @@ def test_serve_decodes_compressed_data_under_a_deadline(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
     import app.server
-    from dicom_io.decode_guard import active_guard, configure_decode_guard
+    from dicom_io.pixels.decode_guard import active_guard, configure_decode_guard
 
     launched: list[tuple[str, int]] = []
     monkeypatch.setattr(

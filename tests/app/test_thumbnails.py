@@ -11,7 +11,7 @@ from PIL import Image
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless
 
 from app import handlers_viewer as viewer
-from dicom_io.display import render_slice
+from dicom_io.display.render import render_slice
 from dicom_io.loader import load_study
 from dicom_io.study import Series
 from dicom_io.windowing import apply_window, data_window

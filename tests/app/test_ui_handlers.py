@@ -32,15 +32,15 @@ from app import handlers_settings as settings
 from app import handlers_viewer as viewer
 from app.server import DEMO_STUDY
 from app.services import Services, stream_task
+from dicom_io.display.overlays import BOX_COLOUR, HIGHLIGHT_COLOUR, REGION_COLOUR
 from dicom_io.loader import load_study
-from dicom_io.overlay import BOX_COLOUR, HIGHLIGHT_COLOUR, REGION_COLOUR
 from dicom_io.study import Study
-from models.answers import answer_from_text
 from models.backends.base import CancelToken
-from models.conversation import Turn, prepare
-from models.grounding import Box
-from models.inputs import InputMode, InputOptions
-from models.registry import get_spec
+from models.grounding.placement import Box
+from models.inputs.model_inputs import InputMode, InputOptions
+from models.registry.lookup import get_spec
+from models.tasks.ask import answer_from_text
+from models.tasks.prepare import Turn, prepare
 from tests.app.conftest import ScriptedBackend, scripted
 from tests.synthetic import write_ct_series
 
@@ -503,7 +503,7 @@ def test_two_sessions_wait_for_one_load_and_a_new_precision_reloads(tiny_gemma3:
 
 
 def test_another_model_loads_only_after_the_last_one_is_freed(tiny_gemma3: Path, tiny_qwen: Path):
-    from models.engine import open_backend
+    from models.backends.engine import open_backend
 
     alive: list[weakref.ref[Any]] = []
     seen_alive: list[bool] = []

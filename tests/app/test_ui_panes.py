@@ -20,10 +20,10 @@ from app import handlers_viewer as viewer
 from app import ui_events
 from app.audit import AuditLog
 from app.services import Services
-from dicom_io.display import render_slice
+from dicom_io.display.render import render_slice
 from dicom_io.loader import load_study
 from dicom_io.study import Study
-from models.report import FindingStatus
+from models.report.draft import FindingStatus
 from tests.app.conftest import scripted
 from tests.app.test_ui_handlers import drafting, drive, scripted_reply, widgets
 from tests.synthetic import write_ct_series, write_multi_series_folder

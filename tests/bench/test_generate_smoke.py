@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from models.registry import get_spec
+from models.registry.lookup import get_spec
 from tests.files import REPO
 
 SMALL_CT = ["--ct-slices", "40", "--ct-size", "64", "--max-slices", "4"]
@@ -186,8 +186,8 @@ def test_targets_are_checked_only_where_they_apply(bench):
 def test_full_size_writer_on_one_layer(bench, tmp_path):
     """The full-size writer with real widths, one layer and a small vocabulary, loaded back."""
     from dicom_io.loader import load_study
-    from models.conversation import prepare
-    from models.loading import load_model
+    from models.backends.loading import load_model
+    from models.tasks.prepare import prepare
 
     spec = get_spec("medgemma-1.5-4b")
     config = bench.model_config(spec.id, layers=1)

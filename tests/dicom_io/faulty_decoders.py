@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any
 
-from dicom_io.pixel_decoder import Job, decode_job
+from dicom_io.pixels.plugins import Job, decode_job
 
 
 def decode_or_misbehave(job: Job) -> Any:

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dicom_io import decode_guard
-from dicom_io.decode_guard import DecodeGuard, DecodeTimeoutError, configure_decode_guard
-from dicom_io.dicom_header import read_header
+from dicom_io.dicom.header import read_header
 from dicom_io.errors import CorruptFileError, InvalidArgumentError
 from dicom_io.limits import DEFAULT_LIMITS
 from dicom_io.loader import load_study
-from dicom_io.pixel_decoder import Job, make_job
+from dicom_io.pixels import decode_guard
+from dicom_io.pixels.decode_guard import DecodeGuard, DecodeTimeoutError, configure_decode_guard
+from dicom_io.pixels.plugins import Job, make_job
 from dicom_io.sources import iter_sources
 from tests.dicom_io.faulty_decoders import decode_or_misbehave
 from tests.files import data_file, sha256_tree

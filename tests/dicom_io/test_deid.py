@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 
-from dicom_io.deid import (
+from dicom_io.deid.files import (
     DeidOptions,
     DeidReport,
     UIDMap,
@@ -21,7 +21,7 @@ from dicom_io.deid import (
     deidentify,
     deidentify_dataset,
 )
-from dicom_io.deid_profile import BASIC_PROFILE, Action, action_for, choose_action
+from dicom_io.deid.profile import BASIC_PROFILE, Action, action_for, choose_action
 from dicom_io.errors import CorruptFileError, EmptyInputError, RadLensError, UnsupportedFileError
 
 # --- the sentinel study -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dicom_io.display import Plane, plane_axes, plane_size, render_slice, slice_of, slice_position
+from dicom_io.display.planes import Plane, plane_axes, plane_size, slice_of, slice_position
+from dicom_io.display.render import render_slice
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.loader import load_study
 from dicom_io.study import Window

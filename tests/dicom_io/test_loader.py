@@ -453,7 +453,7 @@ def test_list_of_paths_reads_as_one_study(tmp_path):
 
 
 def test_large_compressed_series_decode_in_worker_processes(tmp_path, monkeypatch):
-    from dicom_io import pixels
+    from dicom_io.pixels import stack as pixels
 
     info = write_ct_series(
         tmp_path,
@@ -477,7 +477,7 @@ def test_large_compressed_series_decode_in_worker_processes(tmp_path, monkeypatc
 def test_worker_process_failure_falls_back_to_threads(tmp_path, monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    from dicom_io import pixels
+    from dicom_io.pixels import stack as pixels
 
     info = write_ct_series(
         tmp_path,

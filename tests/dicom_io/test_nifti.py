@@ -1,4 +1,4 @@
-"""Tests for dicom_io.nifti: NIfTI-1/-2 files to Series, with exact geometry and values."""
+"""Tests for dicom_io.nifti.reader: NIfTI-1/-2 files to Series, with exact geometry and values."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from dicom_io.errors import CorruptFileError, InputTooLargeError, UnsupportedFileError
 from dicom_io.limits import Limits
-from dicom_io.nifti import MAX_VOLUMES, load_nifti
+from dicom_io.nifti.reader import MAX_VOLUMES, load_nifti
 from dicom_io.sources import SourceFile, open_archive
 from dicom_io.study import Orientation, Series
 

@@ -13,10 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from dicom_io.display import PlaneAxes, plane_axes, render_slice
-from dicom_io.errors import InvalidArgumentError
-from dicom_io.loader import load_study
-from dicom_io.overlay import (
+from dicom_io.display.overlays import (
     BOX_COLOUR,
     HIGHLIGHT_COLOUR,
     REGION_COLOUR,
@@ -26,13 +23,18 @@ from dicom_io.overlay import (
     point_to_source,
     slice_through,
 )
+from dicom_io.display.planes import PlaneAxes, plane_axes
+from dicom_io.display.render import render_slice
+from dicom_io.errors import InvalidArgumentError
+from dicom_io.loader import load_study
 from dicom_io.study import Series
 from tests.synthetic import write_ct_series
 
 
 @dataclass(frozen=True)
 class B:
-    """A box with the attributes of models.grounding.Box (dicom_io cannot import models)."""
+    """A box with the attributes of models.grounding.placement.Box (dicom_io cannot import
+    models)."""
 
     label: str
     slice: int

@@ -9,8 +9,8 @@ import pydicom
 import pytest
 from pydicom.multival import MultiValue
 
-from dicom_io.dicom_header import HEADER_KEYWORDS
-from dicom_io.raw_values import RawView
+from dicom_io.dicom.header import HEADER_KEYWORDS
+from dicom_io.dicom.raw_values import RawView
 from tests.files import data_file
 
 CORPUS = sorted(

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
-from dicom_io.display import render_slice
+from dicom_io.display.render import render_slice
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.loader import load_study
 from dicom_io.study import Series

@@ -12,9 +12,9 @@ from PIL import Image
 from pydicom.dataset import Dataset
 
 from dicom_io import load_study
-from dicom_io.deid import UIDMap, deidentify
+from dicom_io.deid.files import UIDMap, deidentify
 from dicom_io.errors import InvalidArgumentError
-from dicom_io.sr import SERIES_DESCRIPTION, SRContent, SRFinding, SRRegion, write_sr
+from dicom_io.sr.document import SERIES_DESCRIPTION, SRContent, SRFinding, SRRegion, write_sr
 from dicom_io.study import Series
 from tests.synthetic import SyntheticSeries, write_ct_series
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dicom_io.display import VoxelValue, render_slice, value_at
+from dicom_io.display.render import VoxelValue, render_slice, value_at
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.loader import load_study
 from dicom_io.study import Series

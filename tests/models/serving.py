@@ -40,7 +40,7 @@ SERVE_ENV = {
 # `transformers serve ...` with RadLens' image-only Qwen2.5-VL processor registered first.
 LAUNCHER = (
     "import sys\n"
-    "from models.processors import register_processors\n"
+    "from models.backends.processors import register_processors\n"
     "register_processors()\n"
     "from transformers.cli.transformers import main\n"
     "sys.argv[0] = 'transformers'\n"

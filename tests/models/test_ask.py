@@ -17,9 +17,9 @@ from PIL import Image
 
 from app.cli import main
 from dicom_io.loader import load_study
-from models.conversation import Turn, prepare
-from models.grounding import Box
-from models.registry import get_spec
+from models.grounding.placement import Box
+from models.registry.lookup import get_spec
+from models.tasks.prepare import Turn, prepare
 from tests.files import REPO
 from tests.models.serving import Server
 from tests.synthetic import write_ct_series

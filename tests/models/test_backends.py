@@ -27,8 +27,8 @@ from models.backends import (
     TransformersBackend,
     drain,
 )
-from models.loading import LoadedModel, load_model
-from models.messages import ImagePart, Message, TextPart, to_transformers
+from models.backends.loading import LoadedModel, load_model
+from models.inputs.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.tiny import tiny_checkpoint
 
 torch = pytest.importorskip("torch")

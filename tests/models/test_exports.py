@@ -16,16 +16,16 @@ import pytest
 from PIL import Image
 
 from dicom_io import load_study
-from dicom_io.deid import UIDMap
+from dicom_io.deid.files import UIDMap
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.study import Series
-from models.answers import DISCLAIMER
 from models.backends.base import GenerationSettings
-from models.exports import export_format, export_report
-from models.exports.markdown import to_markdown
-from models.exports.pdf import key_slices, to_pdf
-from models.grounding import Box
-from models.report import Finding, FindingStatus, Report, StudyRef
+from models.grounding.placement import Box
+from models.report.draft import Finding, FindingStatus, Report, StudyRef
+from models.report.exports import export_format, export_report
+from models.report.exports.markdown import to_markdown
+from models.report.exports.pdf import key_slices, to_pdf
+from models.tasks.ask import DISCLAIMER
 from tests.synthetic import SyntheticSeries, write_ct_series
 
 PDFTOTEXT = shutil.which("pdftotext")

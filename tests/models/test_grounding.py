@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicom_io.errors import InvalidArgumentError, RadLensError
-from models.family import qwen_resized_size
-from models.grounding import (
+from models.families.base import qwen_resized_size
+from models.grounding.placement import (
     Box,
     Convention,
     GroundingResult,
@@ -22,7 +22,7 @@ from models.grounding import (
     parse_boxes,
     to_native,
 )
-from models.mapping import ImageMapping
+from models.inputs.mapping import ImageMapping
 
 # RG1_UNCR-sized PA chest: w=1841, h=1955. Padded to a 1955 square: 1955 - 1841 = 114 columns,
 # 114 // 2 = 57 on the left, the other 57 on the right; resized to Gemma's 896 x 896.

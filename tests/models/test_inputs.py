@@ -14,16 +14,16 @@ from dicom_io.study import Orientation, Series, Window
 from dicom_io.volume import Volume
 from dicom_io.windowing import apply_window
 from models.errors import ContextOverflowError
-from models.family import Family, qwen_resized_size
-from models.inputs import (
+from models.families.base import Family, qwen_resized_size
+from models.inputs.messages import ImagePart, TextPart
+from models.inputs.model_inputs import (
     InputOptions,
     ModelInputs,
     build_inputs,
     estimate_tokens,
     to_messages,
 )
-from models.inputs_3d import sample_slices
-from models.messages import ImagePart, TextPart
+from models.inputs.slices_3d import sample_slices
 from tests.files import data_file
 from tests.synthetic import AIR, BONE, SOFT_TISSUE, write_ct_series
 
@@ -140,7 +140,7 @@ def test_rg1_qwen_size_is_final_for_the_qwen_processor(rg1: Series) -> None:
     from PIL import Image
     from transformers import Qwen2VLImageProcessorPil
 
-    from models.family import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
+    from models.families.base import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
 
     inputs = build_inputs(rg1, "qwen2_5_vl")
     (mapping,) = inputs.mappings

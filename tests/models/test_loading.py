@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from dicom_io.errors import RadLensError
+from models.backends.loading import LoadedModel, Precision, load_model, resolve_model_folder
 from models.errors import DeviceUnavailableError, ModelNotFoundError, UnsupportedPrecisionError
-from models.loading import LoadedModel, Precision, load_model, resolve_model_folder
 from tests.models.tiny import tiny_checkpoint
 
 torch = pytest.importorskip("torch")
@@ -148,7 +148,7 @@ def test_generate_five_tokens_from_image_and_text(loaded: LoadedModel) -> None:
 
 
 def test_gemma3_processor_expands_image_to_soft_tokens(tiny_folders: dict[str, Path]) -> None:
-    from models.processors import load_processor
+    from models.backends.processors import load_processor
 
     processor = load_processor(tiny_folders["gemma3"])
     assert type(processor).__name__ == "Gemma3Processor"
@@ -175,7 +175,7 @@ def test_gemma3_rendered_prompt_gets_a_second_bos(tiny_folders: dict[str, Path])
     apply_chat_template(tokenize=True) avoids it; a rendered string needs
     add_special_tokens=False.
     """
-    from models.processors import load_processor
+    from models.backends.processors import load_processor
 
     processor = load_processor(tiny_folders["gemma3"])
     prompt = processor.apply_chat_template(
@@ -190,7 +190,7 @@ def test_gemma3_rendered_prompt_gets_a_second_bos(tiny_folders: dict[str, Path])
 
 
 def test_qwen_processor_is_image_only_and_full(tiny_folders: dict[str, Path]) -> None:
-    from models.processors import Qwen2_5_VLImageProcessor, load_processor
+    from models.backends.processors import Qwen2_5_VLImageProcessor, load_processor
 
     processor = load_processor(tiny_folders["qwen2_5_vl"])
     assert isinstance(processor, Qwen2_5_VLImageProcessor)
@@ -214,7 +214,11 @@ def test_auto_processor_returns_image_only_processor(
 ) -> None:
     from transformers import AutoProcessor
 
-    from models.processors import Qwen2_5_VLImageProcessor, load_processor, register_processors
+    from models.backends.processors import (
+        Qwen2_5_VLImageProcessor,
+        load_processor,
+        register_processors,
+    )
 
     register_processors()
     # A folder naming no processor class: AutoProcessor goes by the config type.
@@ -254,7 +258,7 @@ def test_nf4_on_gpu_generates(tiny_folders: dict[str, Path], family: str) -> Non
 def test_auto_precision_on_this_machine(
     tiny_folders: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="models.loading"):
+    with caplog.at_level(logging.WARNING, logger="models.backends.loading"):
         loaded = load_model(tiny_folders["gemma3"], "AUTO")
     if torch.cuda.is_available():
         assert (loaded.precision, loaded.device) == (Precision.BF16, "cuda:0")
@@ -323,7 +327,7 @@ def test_unavailable_device_is_refused(tiny_folders: dict[str, Path]) -> None:
         load_model(tiny_folders["gemma3"], "bf16", device="cuda:7")
 
 
-@pytest.mark.parametrize("module", ["models.loading", "models.backends"])
+@pytest.mark.parametrize("module", ["models.backends.loading", "models.backends"])
 def test_importing_does_not_import_torch(module: str) -> None:
     code = (
         f"import sys, {module}; "

@@ -11,15 +11,15 @@ import pytest
 from safetensors.numpy import save_file
 
 from dicom_io.errors import InvalidArgumentError, RadLensError
+from models.backends.loading import Precision
 from models.errors import (
     ModelNotFoundError,
     UnknownModelError,
     UnsupportedModelError,
     UnsupportedPrecisionError,
 )
-from models.family import Family
-from models.loading import Precision
-from models.registry import (
+from models.families.base import Family
+from models.registry.lookup import (
     DEFAULT_MODEL_ID,
     KV_TOKENS,
     RUNTIME_OVERHEAD_GB,
@@ -84,7 +84,7 @@ def test_each_entry_matches_its_card(model_id):
 
 
 def test_conventions_are_values_of_the_grounding_enum():
-    grounding = pytest.importorskip("models.grounding")
+    grounding = pytest.importorskip("models.grounding.placement")
     for spec in list_specs():
         assert grounding.Convention(spec.grounding).value == spec.grounding
 
@@ -295,7 +295,7 @@ def test_remote_url_must_be_http():
 
 
 def test_remote_timeout_reaches_the_backend(monkeypatch):
-    from models.engine import open_backend
+    from models.backends.engine import open_backend
 
     assert remote_settings({}).timeout == 120.0
     env = {"RADLENS_REMOTE_MODEL": "m", "RADLENS_REMOTE_TIMEOUT": " 300 "}

@@ -48,8 +48,8 @@ from models.backends import (
     TransformersBackend,
     drain,
 )
-from models.loading import load_model
-from models.messages import ImagePart, Message, TextPart, to_transformers
+from models.backends.loading import load_model
+from models.inputs.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.serving import Server, free_port
 from tests.models.tiny import tiny_checkpoint
 from tests.network import serving

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dicom_io.loader import load_study
-from models.conversation import prepare
-from models.grounding import Box
-from models.registry import get_spec
-from models.report import FindingStatus
-from models.tasks import from_text, report_to_text, revise
+from models.grounding.placement import Box
+from models.registry.lookup import get_spec
+from models.report.draft import FindingStatus
+from models.tasks.clinical import from_text, report_to_text, revise
+from models.tasks.prepare import prepare
 from tests.files import REPO
 from tests.models.test_tasks import MEDGEMMA_REPORT
 

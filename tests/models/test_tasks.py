@@ -14,12 +14,12 @@ import pytest
 from dicom_io.loader import load_study
 from models.backends import GenerationRequest, Result, TransformersBackend
 from models.backends.base import CancelToken, GenerationSettings
-from models.conversation import prepare
-from models.loading import load_model
-from models.registry import get_spec
-from models.report import FindingStatus
-from models.report_text import parse_change, parse_report_text, parse_yes_no
-from models.tasks import check, compare, draft_report, from_text
+from models.backends.loading import load_model
+from models.registry.lookup import get_spec
+from models.report.draft import FindingStatus
+from models.report.text import parse_change, parse_report_text, parse_yes_no
+from models.tasks.clinical import check, compare, draft_report, from_text
+from models.tasks.prepare import prepare
 from tests.files import REPO
 
 DEMO_CXR = REPO / "assets" / "demo" / "chest_pa_cr.dcm"

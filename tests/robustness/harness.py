@@ -34,7 +34,7 @@ import numpy as np
 import pydicom
 from PIL import Image
 
-from dicom_io.display import render_slice
+from dicom_io.display.render import render_slice
 from dicom_io.errors import RadLensError
 from dicom_io.limits import Limits
 from dicom_io.loader import load_study

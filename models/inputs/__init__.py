@@ -1,0 +1,3 @@
+"""What a model is shown: the images for a series (2D images, 3D slice plans), the mapping
+back to source pixels, what they cost in tokens, and the chat messages that carry them.
+"""

@@ -1,0 +1,154 @@
+"""Pixels for the model: intensity to 0..255 per channel, pad, resize, uint8 RGB (MONAI).
+
+Every model image is one source slice put through the same three MONAI array transforms:
+``ScaleIntensityRange`` once per output channel (a VOI window, a CT HU window or a data range
+mapped to 0..255 and clipped), ``BorderPad`` (zeros; to a square for Gemma3, split evenly:
+``diff // 2`` before, the rest after, as MedGemma was trained) and ``Resize`` (``"area"`` when
+shrinking, which averages every source pixel like an anti-aliased filter, ``"bilinear"`` when
+enlarging). The geometry is decided from sizes alone (:func:`model_geometry`), so token counts
+are known before any voxel is decoded. MONAI is imported inside the functions (~4 s).
+
+Speed (see ``bench/prepare.py``): only the selected slices are converted, about one 512x512
+slice at a time, so the float32 intermediates stay small; intensities are scaled to
+``0.5..255.5`` so the final cast to uint8 (a truncation) rounds to nearest without another pass;
+each colour is resized and cast straight into its place in the output, and a grey image is
+resized once and replicated to RGB by that same copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dicom_io.study import Window
+from models.families.base import GEMMA3_IMAGE_SIZE, Family, qwen_resized_size
+
+__all__ = ["ChannelRanges", "model_geometry", "render_images", "square_pad", "window_range"]
+
+# (a_min, a_max) per output channel: a_min maps to 0 and a_max to 255 (a_min > a_max inverts).
+# One entry: grey replicated to RGB. None: the source is RGB already and is kept as it is.
+ChannelRanges = tuple[tuple[float, float], ...] | None
+
+_CHUNK_PIXELS = 1 << 18  # source pixels converted per step (one 512x512 slice)
+
+
+def window_range(window: Window, invert: bool = False) -> tuple[float, float]:
+    """The values a DICOM linear VOI window maps to black and white (PS3.3 C.11.2.1.2).
+
+    ``invert`` swaps them (MONOCHROME1 shown as displayed: low values white).
+    """
+    half = max(window.width - 1.0, 1e-6) / 2.0
+    low, high = window.center - 0.5 - half, window.center - 0.5 + half
+    return (high, low) if invert else (low, high)
+
+
+def square_pad(width: int, height: int) -> tuple[int, int, int, int]:
+    """``(left, top, right, bottom)`` zeros that make the image square, split evenly."""
+    side = max(width, height)
+    dx, dy = side - width, side - height
+    return (dx // 2, dy // 2, dx - dx // 2, dy - dy // 2)
+
+
+def model_geometry(
+    family: Family, width: int, height: int, min_pixels: int, max_pixels: int
+) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+    """``(pad, model_size)`` for a ``width`` x ``height`` source slice.
+
+    Gemma3: padded to a square, then resized to 896x896. Qwen2.5-VL (and remote models, whose
+    processor is unknown): no padding, resized to exactly the size Qwen's ``smart_resize`` picks,
+    so the processor does not resize again and box pixels are in this frame.
+    """
+    if family is Family.GEMMA3:
+        return square_pad(width, height), (GEMMA3_IMAGE_SIZE, GEMMA3_IMAGE_SIZE)
+    return (0, 0, 0, 0), qwen_resized_size(width, height, min_pixels, max_pixels)
+
+
+def render_images(
+    slices: npt.NDArray[Any],
+    ranges: ChannelRanges,
+    pad: tuple[int, int, int, int],
+    model_size: tuple[int, int],
+) -> npt.NDArray[np.uint8]:
+    """Slices ``(k, rows, columns)`` (or ``(k, rows, columns, 3)`` RGB) to model images.
+
+    Returns ``(k, model_height, model_width, 3)`` uint8.
+    """
+    import torch
+
+    k, rows, columns = slices.shape[:3]
+    width, height = model_size
+    out = torch.empty((k, height, width, 3), dtype=torch.uint8)
+    step = max(1, _CHUNK_PIXELS // (rows * columns))
+    transforms = _transforms(ranges, slices.dtype, rows, columns, pad, model_size)
+    for start in range(0, k, step):
+        chunk = _as_tensor(slices[start : start + step])
+        _render_chunk(chunk, transforms, out[start : start + step])
+    result: npt.NDArray[np.uint8] = out.numpy()
+    return result
+
+
+def _transforms(
+    ranges: ChannelRanges,
+    dtype: np.dtype[Any],
+    rows: int,
+    columns: int,
+    pad: tuple[int, int, int, int],
+    model_size: tuple[int, int],
+) -> tuple[list[Any], Any, Any]:
+    from monai.transforms.croppad.array import BorderPad
+    from monai.transforms.intensity.array import ScaleIntensityRange
+    from monai.transforms.spatial.array import Resize
+
+    if ranges is None:  # RGB kept as stored: 8-bit as is, wider integers over their full range
+        top = float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
+        ranges = ((0.0, top),)
+    scalers = [
+        ScaleIntensityRange(a_min=lo, a_max=hi, b_min=0.5, b_max=255.5, clip=True)
+        for lo, hi in ranges
+    ]
+    left, top_, right, bottom = pad
+    padded = (rows + top_ + bottom, columns + left + right)
+    # BorderPad with the very numbers the ImageMapping records (rows before/after, columns).
+    padder = None if not any(pad) else BorderPad((top_, bottom, left, right), value=0)
+    width, height = model_size
+    shrinking = height <= padded[0] and width <= padded[1]
+    resizer = Resize((height, width), mode="area" if shrinking else "bilinear")
+    return scalers, padder, resizer
+
+
+def _as_tensor(chunk: npt.NDArray[Any]) -> Any:
+    """A writable tensor of a dtype torch computes with (no float64, no uint16)."""
+    import torch
+
+    if chunk.dtype not in (np.int16, np.int32, np.uint8, np.float32):
+        chunk = chunk.astype(np.float32)
+    return torch.from_numpy(np.array(chunk, copy=not chunk.flags.writeable))
+
+
+def _render_chunk(chunk: Any, transforms: tuple[list[Any], Any, Any], out: Any) -> None:
+    """Scale, pad and resize one chunk of slices into ``out`` ``(k, height, width, 3)``.
+
+    The ``k`` slices (or one colour plane of each) are the channels MONAI transforms see;
+    each output colour is made and written on its own, so no stacked copy is ever built.
+    """
+    scalers, padder, resizer = transforms
+    rgb = chunk.ndim == 4
+    for colour in range(3 if rgb or len(scalers) == 3 else 1):
+        source = chunk[..., colour] if rgb else chunk
+        channels = scalers[colour if len(scalers) == 3 else 0](source)
+        if padder is not None:
+            channels = padder(channels)
+        resized = _plain(resizer(channels))
+        if rgb or len(scalers) == 3:
+            target, value = out[..., colour], resized
+        else:  # grey: the one plane into all three colours
+            target, value = out, resized.unsqueeze(-1).expand(out.shape)
+        target.copy_(value)  # float -> uint8 truncates; values are 0.5..255.5, so it rounds
+
+
+def _plain(tensor: Any) -> Any:
+    """The plain torch tensor under a MONAI MetaTensor (its metadata is not needed here)."""
+    as_tensor = getattr(tensor, "as_tensor", None)
+    return as_tensor() if as_tensor is not None else tensor

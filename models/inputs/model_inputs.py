@@ -1,0 +1,403 @@
+"""The exact images a model receives for a series, the mapping back, and what they cost.
+
+:func:`build_inputs` is a pure function: (series or volume, slice selection, model family,
+options) to :class:`ModelInputs`, the uint8 RGB images in the order the model sees them, one
+:class:`~models.inputs.mapping.ImageMapping` per image (pad and resize recorded, so boxes land on
+source
+pixels), the source slice of each image, its text label and the token cost. The pixels are made
+with MONAI array transforms (:mod:`models.inputs.images_2d`), the slices chosen by
+:mod:`models.inputs.slices_3d`.
+
+Modes (:class:`InputMode`):
+
+- ``current``: one slice (a radiograph, a photo, or the slice the viewer shows), windowed as the
+  viewer displays it: the ``window`` option, else the series' DICOM window, else one derived
+  from the data; MONOCHROME1 inverted; colour images kept as RGB. The whole field of view.
+- ``volume``: MedGemma's CT/MR recipe: up to ``max_slices`` sampled uniformly over
+  ``slice_range`` (both ends included); CT as three HU windows, one per channel (R -1024..1024,
+  G -135..215, B 0..80); other modalities (MR, PET, ...) scaled from the 0.5th to the 99.5th
+  percentile of the selected slices into all three channels. A ``window`` option replaces the
+  recipe with that one window in all three channels.
+- ``slab``: the volume recipe on ``current_slice +- slab_half_width``.
+- ``auto``: ``volume`` for a grey stack of several slices, else ``current``.
+
+Geometry per family: Gemma3 pads to a square (zeros split evenly) and resizes to 896x896;
+Qwen2.5-VL is resized to exactly its processor's ``smart_resize`` size (multiples of 28 within
+``qwen_min_pixels..qwen_max_pixels``), unpadded, so the processor keeps it as it is. Remote
+models (unknown processor) get the Qwen geometry, a size any server accepts.
+
+Defaults: ``max_slices`` 85 for Gemma3 (the recipe: 85 x 256 = 21,760 image tokens, within its
+128k context) and 16 for Qwen2.5-VL and remote models: a 512x512 slice costs Qwen 324 tokens
+(504x504 after smart_resize), so 16 slices are ~5,200 tokens, which with a 7B model in 4 bits
+keeps a 24 GB GPU comfortable; raise it when memory allows. ``slab_half_width`` 4: nine slices,
+about a centimetre of a thin-slice CT. The current slice defaults to the middle one.
+
+Slice labels are ``"SLICE k"`` with ``k`` the 0-based source slice index (the same number as
+:attr:`ImageMapping.slice_index`), so a slice the model names maps straight back to the viewer.
+A single-image series has no label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dicom_io.errors import InvalidArgumentError
+from dicom_io.study import Orientation, Series, Window
+from dicom_io.volume import Volume
+from dicom_io.windowing import parse_window
+from models.errors import ContextOverflowError
+from models.families.base import (
+    GEMMA3_TOKENS_PER_IMAGE,
+    QWEN_FACTOR,
+    QWEN_MAX_PIXELS,
+    QWEN_MIN_PIXELS,
+    Family,
+)
+from models.inputs.images_2d import ChannelRanges, model_geometry, render_images, window_range
+from models.inputs.mapping import ImageMapping
+from models.inputs.messages import ImagePart, Message, Part, TextPart
+from models.inputs.slices_3d import CT_WINDOWS, data_range, sample_slices, slab_slices
+
+__all__ = [
+    "DEFAULT_MAX_SLICES",
+    "DEFAULT_SLAB_HALF_WIDTH",
+    "InputMode",
+    "InputOptions",
+    "ModelInputs",
+    "build_inputs",
+    "estimate_tokens",
+    "image_tokens",
+    "label_tokens",
+    "to_messages",
+]
+
+DEFAULT_MAX_SLICES: dict[Family, int] = {
+    Family.GEMMA3: 85,
+    Family.QWEN2_5_VL: 16,
+    Family.REMOTE: 16,
+}
+DEFAULT_SLAB_HALF_WIDTH = 4
+# Tokens around each image's own: Gemma3 writes "\n\n<start_of_image>" + 256 soft tokens +
+# "<end_of_image>\n\n"; Qwen2.5-VL "<|vision_start|>" + pads + "<|vision_end|>".
+GEMMA3_IMAGE_WRAPPER_TOKENS = 4
+QWEN_IMAGE_WRAPPER_TOKENS = 2
+
+
+class InputMode(StrEnum):
+    AUTO = "auto"
+    CURRENT = "current"
+    SLAB = "slab"
+    VOLUME = "volume"
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """What to show the model; see the module docstring for the modes and defaults.
+
+    Attributes:
+        mode: ``"auto"``, ``"current"``, ``"slab"`` or ``"volume"``.
+        current_slice: 0-based slice for ``current`` and ``slab`` (``None``: the middle one).
+        slab_half_width: slices on each side of the current one in ``slab`` mode.
+        max_slices: most images for ``volume`` and ``slab`` (``None``: the family's default).
+        slice_range: half-open ``(start, stop)`` the volume is sampled from (``None``: all).
+        qwen_max_pixels, qwen_min_pixels: area bounds of each Qwen image.
+        window: a preset name, ``"C,W"``, ``"default"`` or a :class:`Window` replacing the
+            automatic intensity mapping.
+    """
+
+    mode: InputMode | str = InputMode.AUTO
+    current_slice: int | None = None
+    slab_half_width: int = DEFAULT_SLAB_HALF_WIDTH
+    max_slices: int | None = None
+    slice_range: tuple[int, int] | None = None
+    qwen_max_pixels: int = QWEN_MAX_PIXELS
+    qwen_min_pixels: int = QWEN_MIN_PIXELS
+    window: str | Window | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", InputMode(self.mode))
+        except ValueError as err:
+            names = ", ".join(m.value for m in InputMode)
+            raise InvalidArgumentError(
+                f"Argument 'mode' must be one of {names}, not {self.mode!r}."
+            ) from err
+        for name, low in (("current_slice", 0), ("slab_half_width", 0), ("max_slices", 1)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise InvalidArgumentError(f"Argument '{name}' must be >= {low}, not {value}.")
+        if not 0 < self.qwen_min_pixels <= self.qwen_max_pixels:
+            raise InvalidArgumentError(
+                f"Arguments 'qwen_min_pixels' ({self.qwen_min_pixels}) and 'qwen_max_pixels' "
+                f"({self.qwen_max_pixels}) must satisfy 0 < min <= max."
+            )
+
+    def slices_for(self, family: Family) -> int:
+        """``max_slices``, or the family's default when unset."""
+        return self.max_slices if self.max_slices is not None else DEFAULT_MAX_SLICES[family]
+
+
+@dataclass(frozen=True, eq=False)
+class ModelInputs:
+    """The images a model receives, in order, and how they relate to the source.
+
+    Attributes:
+        images: ``(height, width, 3)`` uint8 RGB arrays (read-only).
+        mappings: model image -> source slice pixels, one per image.
+        slice_indices: the 0-based source slice of each image.
+        labels: the text part sent before each image (``"SLICE k"``; ``""`` for none).
+        image_tokens: tokens the images and their labels take in the prompt (labels estimated).
+        family: the model family the images were made for.
+        description: one line for the UI, e.g. ``"85 of 300 slices, CT windows ..., 896x896"``.
+    """
+
+    images: tuple[npt.NDArray[np.uint8], ...]
+    mappings: tuple[ImageMapping, ...]
+    slice_indices: tuple[int, ...]
+    labels: tuple[str, ...]
+    image_tokens: int
+    family: Family
+    description: str
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if n == 0:
+            raise ValueError("ModelInputs needs at least one image.")
+        if not len(self.mappings) == len(self.slice_indices) == len(self.labels) == n:
+            raise ValueError(
+                f"ModelInputs needs one mapping, slice index and label per image ({n} images)."
+            )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything decided from the metadata alone, before decoding any voxel."""
+
+    mode: InputMode
+    count: int
+    indices: tuple[int, ...]
+    labels: tuple[str, ...]
+    source_size: tuple[int, int]
+    pad: tuple[int, int, int, int]
+    model_size: tuple[int, int]
+
+
+def image_tokens(family: Family | str, model_size: tuple[int, int]) -> int:
+    """Prompt tokens of one image of ``model_size`` (width, height), its delimiters included."""
+    if Family(family) is Family.GEMMA3:
+        return GEMMA3_TOKENS_PER_IMAGE + GEMMA3_IMAGE_WRAPPER_TOKENS
+    width, height = model_size
+    return (width // QWEN_FACTOR) * (height // QWEN_FACTOR) + QWEN_IMAGE_WRAPPER_TOKENS
+
+
+def label_tokens(label: str) -> int:
+    """Approximate tokens of a label: ``"SLICE"`` and the space ~3, then one per digit.
+
+    Gemma3 and Qwen2.5-VL tokenizers both split numbers into single digits.
+    """
+    return 3 + sum(ch.isdigit() for ch in label) if label else 0
+
+
+def estimate_tokens(
+    source: Series | Volume,
+    family: Family | str,
+    options: InputOptions | None = None,
+    *,
+    modality: str | None = None,
+    photometric: str | None = None,
+    context_limit: int | None = None,
+) -> int:
+    """Tokens :func:`build_inputs` would spend on images and labels, without decoding voxels.
+
+    Raises:
+        ContextOverflowError: the count exceeds ``context_limit``.
+        InvalidArgumentError: a slice or slice range outside the series.
+    """
+    family = Family(family)
+    options = options or InputOptions()
+    plan = _plan(_as_series(source, modality, photometric), family, options)
+    tokens = _plan_tokens(plan, family)
+    if context_limit is not None:
+        _check_context(tokens, plan, family, context_limit)
+    return tokens
+
+
+def build_inputs(
+    source: Series | Volume,
+    family: Family | str,
+    options: InputOptions | None = None,
+    *,
+    modality: str | None = None,
+    photometric: str | None = None,
+    context_limit: int | None = None,
+) -> ModelInputs:
+    """The images ``family`` receives for ``source`` under ``options``, with their mappings.
+
+    A bare :class:`Volume` takes its metadata from ``modality`` (default ``"CT"`` when its units
+    are HU, else ``"OT"``) and ``photometric`` (default ``"RGB"`` or ``"MONOCHROME2"``); its
+    default window is derived from the data. Both are ignored for a :class:`Series`.
+
+    Raises:
+        ContextOverflowError: the images would exceed ``context_limit`` tokens (checked before
+            any pixel work).
+        InvalidArgumentError: a slice, slice range or window that does not fit the series.
+    """
+    family = Family(family)
+    options = options or InputOptions()
+    series = _as_series(source, modality, photometric)
+    plan = _plan(series, family, options)
+    if context_limit is not None:
+        _check_context(_plan_tokens(plan, family), plan, family, context_limit)
+    slices = np.take(series.volume.array, plan.indices, axis=0)
+    ranges, intensity = _intensity(series, plan.mode, options, slices)
+    pixels = render_images(slices, ranges, plan.pad, plan.model_size)
+    pixels.flags.writeable = False
+    width, height = plan.source_size
+    mappings = tuple(
+        ImageMapping(k, plan.source_size, (0, 0, width, height), plan.pad, plan.model_size)
+        for k in plan.indices
+    )
+    images = tuple(pixels[i] for i in range(len(plan.indices)))
+    tokens = sum(
+        image_tokens(family, (image.shape[1], image.shape[0])) + label_tokens(label)
+        for image, label in zip(images, plan.labels, strict=True)
+    )
+    return ModelInputs(
+        images=images,
+        mappings=mappings,
+        slice_indices=plan.indices,
+        labels=plan.labels,
+        image_tokens=tokens,
+        family=family,
+        description=_describe(plan, intensity),
+    )
+
+
+def to_messages(
+    inputs: ModelInputs, prompt_text: str, system_text: str | None = None
+) -> list[Message]:
+    """The chat: an optional system message, then one user message holding each image (after
+    its label, when it has one) and finally the prompt text."""
+    parts: list[Part] = []
+    for index, (label, image) in enumerate(zip(inputs.labels, inputs.images, strict=True)):
+        if label:
+            parts.append(TextPart(label))
+        parts.append(ImagePart(image, index))
+    parts.append(TextPart(prompt_text))
+    messages = [Message.text("system", system_text)] if system_text else []
+    messages.append(Message("user", tuple(parts)))
+    return messages
+
+
+def _as_series(source: Series | Volume, modality: str | None, photometric: str | None) -> Series:
+    if isinstance(source, Series):
+        return source
+    if not isinstance(source, Volume):
+        raise TypeError(
+            f"Argument 'source' must be a Series or a Volume, not {type(source).__name__}."
+        )
+    volume = source
+
+    def loader() -> Volume:
+        return volume
+
+    return Series(
+        index=0,
+        key="volume",
+        modality=modality or ("CT" if volume.units == "HU" else "OT"),
+        shape=volume.shape,
+        spacing=volume.spacing,
+        spacing_known=volume.spacing_known,
+        orientation=Orientation.UNKNOWN,
+        photometric=photometric or ("RGB" if volume.is_rgb else "MONOCHROME2"),
+        _loader=loader,
+    )
+
+
+def _plan(series: Series, family: Family, options: InputOptions) -> _Plan:
+    count, rows, columns = series.shape
+    mode = InputMode(options.mode)
+    if mode is InputMode.AUTO:
+        grey_stack = count > 1 and series.photometric != "RGB"
+        mode = InputMode.VOLUME if grey_stack else InputMode.CURRENT
+    current = count // 2 if options.current_slice is None else options.current_slice
+    if not 0 <= current < count:
+        raise InvalidArgumentError(f"Current slice {current} is outside 0..{count - 1}.")
+    max_slices = options.slices_for(family)
+    if mode is InputMode.CURRENT:
+        indices: tuple[int, ...] = (current,)
+    elif mode is InputMode.SLAB:
+        half = options.slab_half_width
+        indices = slab_slices(count, current, half, max_slices, options.slice_range)
+    else:
+        indices = sample_slices(count, max_slices, options.slice_range)
+    pad, model_size = model_geometry(
+        family, columns, rows, options.qwen_min_pixels, options.qwen_max_pixels
+    )
+    labels = tuple(f"SLICE {k}" if count > 1 else "" for k in indices)
+    return _Plan(mode, count, indices, labels, (columns, rows), pad, model_size)
+
+
+def _plan_tokens(plan: _Plan, family: Family) -> int:
+    per_image = image_tokens(family, plan.model_size)
+    return sum(per_image + label_tokens(label) for label in plan.labels)
+
+
+def _check_context(tokens: int, plan: _Plan, family: Family, context_limit: int) -> None:
+    if tokens <= context_limit:
+        return
+    n = len(plan.indices)
+    per_image = -(-tokens // n)
+    fit = context_limit // per_image
+    if fit >= 1 and plan.mode is not InputMode.CURRENT:
+        advice = f"lower max_slices to {fit} or fewer, or narrow slice_range"
+    elif family is Family.GEMMA3:
+        advice = "use a model with a longer context"
+    else:
+        advice = "lower qwen_max_pixels"
+    raise ContextOverflowError(
+        f"The images need about {tokens:,} tokens ({n} x ~{per_image:,}) but the context "
+        f"limit is {context_limit:,} tokens: {advice}."
+    )
+
+
+def _intensity(
+    series: Series, mode: InputMode, options: InputOptions, slices: npt.NDArray[Any]
+) -> tuple[ChannelRanges, str]:
+    """Channel ranges for :func:`render_images` and their description."""
+    if slices.ndim == 4:
+        return None, "RGB as stored"
+    invert = series.photometric == "MONOCHROME1"
+    inverted = ", inverted (MONOCHROME1)" if invert else ""
+    if mode is InputMode.CURRENT or options.window is not None:
+        window = parse_window(options.window, series)
+        text = f"window {window.center:g}/{window.width:g} (C/W, {window.source}){inverted}"
+        return (window_range(window, invert),), text
+    if series.modality == "CT":
+        r, g, b = (f"{lo:g}..{hi:g}" for lo, hi in CT_WINDOWS)
+        return CT_WINDOWS, f"CT windows R {r} / G {g} / B {b}"
+    low, high = data_range(slices)
+    ranges = ((high, low),) if invert else ((low, high),)
+    return ranges, f"{series.modality} range {low:g}..{high:g} (0.5-99.5th pct){inverted}"
+
+
+def _describe(plan: _Plan, intensity: str) -> str:
+    n, count = len(plan.indices), plan.count
+    if count == 1:
+        what = "1 image"
+    elif plan.mode is InputMode.CURRENT:
+        what = f"slice {plan.indices[0]} of {count}"
+    else:
+        what = f"{n} of {count} slices"
+        if plan.mode is InputMode.SLAB or (plan.indices[0], plan.indices[-1]) != (0, count - 1):
+            what += f" ({plan.indices[0]}..{plan.indices[-1]})"
+    width, height = plan.model_size
+    size = f"{width}x{height}"
+    if any(plan.pad):
+        size += " (padded {}/{}/{}/{} px)".format(*plan.pad)
+    return f"{what}, {intensity}, {size}"
