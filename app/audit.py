@@ -9,7 +9,8 @@ it holds nothing a reader could take a patient or a finding from. Its fields, an
   or the operating-system account that ran a command-line task;
 - ``study``: :attr:`Study.key` (a salted hash of the study UIDs, never a raw UID);
 - ``series``: :attr:`Series.key` (a hash too);
-- ``task``: ``ask``, ``report``, ``compare``, ``check`` or ``export``;
+- ``task``: ``ask``, ``report``, ``compare``, ``check`` or ``export`` (:data:`AUDITED`, names
+  of :class:`models.tasks.names.TaskName`);
 - ``model``: the model id that wrote the output;
 - ``prompt_version``: the version of the prompt templates it was given;
 - ``output_sha256``: SHA-256 of the output text (UTF-8): the model's raw text for ``ask``,
@@ -34,16 +35,18 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from dicom_io.errors import InvalidArgumentError
+from models.tasks.names import TaskName, task_name
+
 __all__ = [
+    "AUDITED",
     "AUDIT_ENV",
     "FIELDS",
     "LOCAL_USER",
     "AuditLog",
-    "Task",
     "cli_user",
     "default_audit_path",
     "user_of",
@@ -55,12 +58,16 @@ LOCAL_USER = "local"
 logger = logging.getLogger(__name__)
 
 
-class Task(StrEnum):
-    ASK = "ask"
-    REPORT = "report"
-    COMPARE = "compare"
-    CHECK = "check"
-    EXPORT = "export"
+AUDITED = (TaskName.ASK, TaskName.REPORT, TaskName.COMPARE, TaskName.CHECK, TaskName.EXPORT)
+
+
+def _audited(task: TaskName | str) -> TaskName:
+    name = task_name(task)
+    if name not in AUDITED:
+        raise InvalidArgumentError(
+            f"Task {name.value!r} is not audited; use one of {', '.join(AUDITED)}."
+        )
+    return name
 
 
 def default_audit_path(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
@@ -105,7 +112,7 @@ class AuditLog:
 
     def record(
         self,
-        task: Task | str,
+        task: TaskName | str,
         *,
         user: str,
         study: str,
@@ -128,7 +135,7 @@ class AuditLog:
             "user": user or LOCAL_USER,
             "study": study,
             "series": series,
-            "task": Task(task).value,
+            "task": _audited(task).value,
             "model": model,
             "prompt_version": prompt_version,
             "output_sha256": digest,

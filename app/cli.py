@@ -1,5 +1,9 @@
 """The ``radlens`` command line.
 
+``info``, ``render``, ``deid`` and ``serve`` live here; ``models`` in :mod:`app.commands_models`,
+``prepare`` and ``ask`` in :mod:`app.commands_tasks`, ``report`` in :mod:`app.commands_report`;
+the arguments and helpers they share in :mod:`app.commands_common`.
+
 Exit codes: 0 success; 2 bad input or usage, with one line on stderr naming the file and the
 problem; 1 an internal failure. Tracebacks only with ``--debug``.
 """
@@ -12,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from app.commands_common import add_device_arguments, load_series
 from app.commands_models import add_parsers as add_models_parsers
 from app.commands_report import add_parsers as add_report_parsers
 from app.commands_tasks import add_parsers as add_task_parsers
@@ -49,13 +54,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from dicom_io.display.render import render_slice
     from dicom_io.loader import load_study
 
-    study = load_study(args.path)
-    if args.series is None:
-        series = study.default_series
-    elif 1 <= args.series <= len(study.series):
-        series = study.series[args.series - 1]
-    else:
-        raise InvalidArgumentError(f"--series {args.series} is outside 1..{len(study.series)}.")
+    series = load_series(load_study(args.path), args.series)
     plane = Plane(args.plane) if args.plane else Plane.ACQUIRED
     count = plane_size(series.volume, plane)
     index = count // 2 if args.slice is None else args.slice
@@ -133,8 +132,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model id (see `radlens models`)")
     p.add_argument("--auth", help="USER:PASS (required when --host is not loopback)")
     p.add_argument("--study", help="study to open at start (default: the bundled demo)")
-    p.add_argument("--precision", default="auto", choices=["auto", "nf4", "int8", "bf16", "fp32"])
-    p.add_argument("--device", help="cpu, cuda or cuda:N (default: the GPU when it fits)")
+    add_device_arguments(p)
     p.set_defaults(func=_cmd_serve)
     add_models_parsers(sub)
     add_task_parsers(sub)

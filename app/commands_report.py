@@ -1,9 +1,10 @@
 """``radlens report``: draft a report of a study (or of every study in a folder).
 
-The output's extension picks the format (.md, .json, .pdf, .dcm DICOM SR, .fhir.json). With a
-folder of studies and an output folder it runs as a batch: one report per study, a progress bar,
-studies already reported are skipped (resumable), a failing study is recorded and the batch goes
-on, and a summary table ends it.
+The output's extension picks the format, one of ``models.report.exports.EXPORTERS`` (.md, .json,
+.pdf, .dcm DICOM SR, .fhir.json). With a folder of studies and an output folder it runs as a
+batch: one report per study, a progress bar, studies already reported are skipped (resumable), a
+failing study is recorded and the batch goes on, and a summary table ends it. The arguments it
+shares with ``ask`` and ``prepare`` come from :mod:`app.commands_common`.
 """
 
 from __future__ import annotations
@@ -15,33 +16,45 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.commands_tasks import _add_study_arguments, _load_series, _options, _settings
+from app import commands_common as shared
 from dicom_io.errors import InvalidArgumentError, RadLensError
+from models.report.exports import DEFAULT_SUFFIX, EXPORTERS, exporter_for
 
 __all__ = ["add_parsers"]
 
-FORMATS = (".md", ".json", ".pdf", ".dcm", ".fhir.json")
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".fhir.json" if name.endswith(".fhir.json") else path.suffix.lower()
+_CHOICES = ", ".join(EXPORTERS)
 
 
 def _is_batch(args: argparse.Namespace) -> bool:
     out = Path(args.out)
-    return Path(args.path).is_dir() and (out.is_dir() or _suffix(out) == "")
+    return Path(args.path).is_dir() and (out.is_dir() or out.suffix == "")
+
+
+def _check_format(args: argparse.Namespace, batch: bool) -> None:
+    """Refuse an unknown format before a model is loaded."""
+    if batch:
+        if args.format not in EXPORTERS:
+            raise InvalidArgumentError(f"--format must be one of {_CHOICES}.")
+        return
+    out = Path(args.out)
+    try:
+        exporter_for(out)
+    except InvalidArgumentError:
+        message = f"--out {out.name}: the extension picks the format: {_CHOICES}."
+        raise InvalidArgumentError(message) from None
 
 
 def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, spec: Any) -> Any:
     from dicom_io.loader import load_study
     from models.report.exports import export_report
-    from models.tasks.clinical import check, compare, draft_report, from_text
+    from models.tasks.check import check
+    from models.tasks.compare import compare
     from models.tasks.prepare import prepare
+    from models.tasks.report import draft_report, from_text
 
     study = load_study(study_path)
-    series = _load_series(study, args.series)
-    options, settings = _options(args), _settings(args)
+    series = shared.load_series(study, args.series)
+    options, settings = shared.input_options(args), shared.generation_settings(args)
     common = {"indication": args.indication or "", "language": args.language}
     if args.from_raw:
         raw = Path(args.from_raw).read_text(encoding="utf-8")
@@ -51,7 +64,7 @@ def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, sp
         prior = load_study(args.prior)
         report = compare(
             series,
-            _load_series(prior, None),
+            shared.load_series(prior, None),
             backend,
             spec,
             options=options,
@@ -79,13 +92,13 @@ def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, sp
 
 def _audit(report: Any, study: Any, written: Path, drafted: bool) -> None:
     """Record the model's report (when the model ran) and the file written."""
-    from app.audit import AuditLog, Task, cli_user
+    from app.audit import AuditLog, cli_user
+    from models.tasks.names import TaskName
 
     log, user = AuditLog(), cli_user()
-    tasks: list[tuple[Task, Any]] = [(Task.EXPORT, written)]
+    tasks: list[tuple[TaskName, Any]] = [(TaskName.EXPORT, written)]
     if drafted:
-        kind = Task.COMPARE if report.kind == "compare" else Task.REPORT
-        tasks.insert(0, (kind, report.raw))
+        tasks.insert(0, (report.kind, report.raw))
     for task, output in tasks:
         log.record(
             task,
@@ -164,16 +177,9 @@ def _batch(args: argparse.Namespace, backend: Any, spec: Any) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from models.registry.lookup import default_spec, get_spec
-
-    spec = get_spec(args.model) if args.model else default_spec()
+    spec = shared.model_spec(args)
     batch = _is_batch(args)
-    if not batch and _suffix(Path(args.out)) not in FORMATS:
-        raise InvalidArgumentError(
-            f"--out {Path(args.out).name}: the extension picks the format: {', '.join(FORMATS)}."
-        )
-    if batch and args.format not in FORMATS:
-        raise InvalidArgumentError(f"--format must be one of {', '.join(FORMATS)}.")
+    _check_format(args, batch)
     backend = None
     if not args.from_raw or args.check:
         from models.backends.engine import open_backend
@@ -191,8 +197,12 @@ def add_parsers(sub: Any) -> None:
     """Add ``report`` to the ``radlens`` subcommands."""
     p = sub.add_parser("report", help="draft a structured report (or a batch of them)")
     p.add_argument("path", help="a study, or a folder of studies with an output folder (batch)")
-    p.add_argument("--out", required=True, help=f"report file ({', '.join(FORMATS)}) or folder")
-    p.add_argument("--format", default=".md", help="batch: output format (default .md)")
+    p.add_argument("--out", required=True, help=f"report file ({_CHOICES}) or folder")
+    p.add_argument(
+        "--format",
+        default=DEFAULT_SUFFIX,
+        help=f"batch: output format (default {DEFAULT_SUFFIX})",
+    )
     p.add_argument("--prior", help="prior study of the same body part: draft a comparison")
     p.add_argument("--check", action="store_true", help="probe each finding (extra model calls)")
     p.add_argument("--no-localize", action="store_true", help="skip the boxes of findings")
@@ -200,11 +210,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--examples", metavar="DIR", help="folder of example cases with reports")
     p.add_argument("--from-raw", metavar="FILE", help="read a saved raw model output instead")
     p.add_argument("--keep-identity", action="store_true", help="DICOM SR: keep patient identity")
-    p.add_argument("--precision", default="auto", choices=["auto", "nf4", "int8", "bf16", "fp32"])
-    p.add_argument("--device", help="cpu, cuda or cuda:N")
-    p.add_argument("--max-new-tokens", type=int, default=768)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int)
-    _add_study_arguments(p)
+    shared.add_device_arguments(p)
+    shared.add_generation_arguments(p, max_new_tokens=768)
+    shared.add_study_arguments(p)
     p.set_defaults(func=_cmd_report)

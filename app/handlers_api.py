@@ -10,7 +10,8 @@ default settings; ``max_new_tokens`` caps the answer. Files go through Gradio's 
 They exist only when :attr:`Services.api` is on, which ``radlens serve`` does only without
 ``--auth``: a server behind a login offers no API at all (not even on its login page, which
 would list it), and is scripted with the CLI instead. Calls share the model's queue with the
-UI and are recorded in the audit log like the UI's tasks.
+UI, run the model the panes' way (:func:`~app.handlers_model.run_to_end`: the same model
+loading and one-line errors) and are recorded in the audit log like the UI's tasks.
 
     >>> from gradio_client import Client, handle_file
     >>> client = Client("http://127.0.0.1:7860")
@@ -24,16 +25,21 @@ from typing import Any
 
 import gradio as gr
 
-from app.audit import LOCAL_USER, Task
+from app.audit import LOCAL_USER
 from app.errors import user_error
+from app.handlers_chat import record_answer
+from app.handlers_model import Call, run_to_end
 from app.handlers_report import record_task
 from app.services import Services
 from dicom_io.errors import RadLensError
-from dicom_io.study import Series, Study
-from models.backends.base import Backend, GenerationSettings
+from dicom_io.study import Study
+from models.backends.base import GenerationSettings
 from models.registry.lookup import ModelSpec
+from models.report.draft import Report
+from models.tasks.ask import Answer
 from models.tasks.ask import ask as ask_model
-from models.tasks.clinical import draft_report as draft_task
+from models.tasks.names import TaskName
+from models.tasks.report import draft_report as draft_task
 
 __all__ = ["ask", "draft_report"]
 
@@ -42,7 +48,7 @@ MAX_NEW_TOKENS = 4096
 
 def _prepare(
     services: Services, files: list[str] | None, max_new_tokens: float | None
-) -> tuple[Study, Series, ModelSpec, Backend, GenerationSettings]:
+) -> tuple[Study, ModelSpec, GenerationSettings]:
     if not files:
         raise gr.Error("Send the study's files (a file, several DICOM files or a zip).")
     tokens = 512 if max_new_tokens is None else int(max_new_tokens)
@@ -51,10 +57,9 @@ def _prepare(
     try:
         study = services.open([Path(f) for f in files])
         spec = services.spec()
-        backend = services.backend(spec, services.precision)
     except RadLensError as err:
         raise user_error(err) from None
-    return study, study.default_series, spec, backend, GenerationSettings(max_new_tokens=tokens)
+    return study, spec, GenerationSettings(max_new_tokens=tokens)
 
 
 def ask(
@@ -68,20 +73,14 @@ def ask(
     question = (question or "").strip()
     if not question:
         raise gr.Error("Send a question.")
-    study, series, spec, backend, settings = _prepare(services, files, max_new_tokens)
-    try:
-        answer = ask_model(series, question, backend, spec, settings=settings)
-    except Exception as err:
-        raise user_error(err) from None
-    services.audit.record(
-        Task.ASK,
-        user=user,
-        study=study.key,
-        series=series.key,
-        model=answer.model_id,
-        prompt_version=answer.prompt_version,
-        output=answer.raw,
-    )
+    study, spec, settings = _prepare(services, files, max_new_tokens)
+    series = study.default_series
+
+    def task(call: Call) -> Answer:  # not streamed: the whole answer at once, as JSON
+        return ask_model(series, question, call.backend, spec, settings=settings)
+
+    answer = run_to_end(services, spec, services.precision, task)
+    record_answer(services, user, study, series, answer)
     return answer.to_json()
 
 
@@ -93,17 +92,18 @@ def draft_report(
     user: str = LOCAL_USER,
 ) -> dict[str, Any]:
     """Draft a report of the study in ``files``: the report as ``radlens.report/1``."""
-    study, series, spec, backend, settings = _prepare(services, files, max_new_tokens)
-    try:
-        report = draft_task(
-            series,
-            backend,
+    study, spec, settings = _prepare(services, files, max_new_tokens)
+
+    def task(call: Call) -> Report:  # not streamed either
+        return draft_task(
+            study.default_series,
+            call.backend,
             spec,
             indication=(indication or "").strip(),
             settings=settings,
             study_key=study.key,
         )
-    except Exception as err:
-        raise user_error(err) from None
-    record_task(services, Task.REPORT, user, report, report.raw, study)
+
+    report = run_to_end(services, spec, services.precision, task)
+    record_task(services, TaskName.REPORT, user, report, report.raw, study)
     return report.to_json()

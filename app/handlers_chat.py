@@ -3,32 +3,34 @@
 :func:`ask` is a generator handler. It yields the conversation as the text arrives; its last
 yield has the answer with its box markup taken out, the boxes listed (and handed to the viewer
 through the user's :class:`~app.handlers_viewer.Marks`, the slider jumping to the first one),
-and the turn added to the history the model sees next time. The conversation's
-:class:`~models.backends.CancelToken` is yielded first, so the Stop button can cancel it. Each
-answer (stopped ones too) is recorded in the audit log, by hash only.
+and the turn added to the history the model sees next time. The model runs through
+:func:`~app.handlers_model.run_task`, whose :class:`~models.backends.base.CancelToken` is yielded
+first, so the Stop button can cancel it. Each answer (stopped ones too) is recorded in the audit
+log, by hash only (:func:`record_answer`, which the scripting API uses too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 from typing import Any
 
 import gradio as gr
 
-from app.audit import LOCAL_USER, Task
-from app.handlers_model import current_slice, follow, run_model
+from app.audit import LOCAL_USER
+from app.handlers_model import Call, Phase, Running, current_slice, run_task
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
 from dicom_io.study import Series, Study
-from models.backends.base import Backend, CancelToken
+from models.backends.base import CancelToken
 from models.grounding.placement import Box
 from models.tasks.ask import Answer
 from models.tasks.ask import ask as ask_model
+from models.tasks.names import TaskName
 from models.tasks.prepare import Turn
 
-__all__ = ["answer_markdown", "ask", "clear_chat", "stop"]
+__all__ = ["answer_markdown", "ask", "clear_chat", "record_answer", "stop"]
 
 Messages = list[dict[str, Any]]
 # ask() yields: (question box, chat, turns, cancel token, marks, model status, slider)
@@ -94,52 +96,46 @@ def ask(
     region = marks.region
     current = current_slice(series, plane, slice_index)
     spec, options, generation = settings.for_task(services, series, current, region)
-    cancel = CancelToken()
     before = list(messages or [])
     chat = [*before, {"role": "user", "content": _user_text(question, region)}]
     skip = gr.skip()
 
-    def task(backend: Backend, on_delta: Callable[[str], None]) -> Answer:
+    def task(call: Call) -> Answer:
         return ask_model(
             series,
             question,
-            backend,
+            call.backend,
             spec,
             history=history,
             region=region,
             options=options,
             settings=generation,
             language=settings.language,
-            on_delta=on_delta,
-            cancel=cancel,
+            on_delta=call.on_delta,
+            cancel=call.cancel,
         )
 
-    events = run_model(services, spec, settings.precision, cancel, task)
-    status = ""
+    def show(now: Running) -> AskUpdate:
+        if now.phase is Phase.FAILED:  # the question back in its box; a gr.Error follows
+            return question, before, history, None, marks, now.status, skip
+        if now.phase is Phase.STATUS:
+            return "", chat, history, now.cancel, marks, now.status, skip
+        replied = [*chat, {"role": "assistant", "content": now.text}]
+        return skip, replied, history, now.cancel, marks, now.status, skip
 
-    def on_status(message: str) -> tuple[Any, ...]:
-        nonlocal status
-        status = message
-        return "", chat, history, cancel, marks, message, skip
+    run = yield from run_task(services, spec, settings.precision, task, show)
+    answer = run.value
+    record_answer(services, user, study, series, answer)
+    yield _answered(answer, question, chat, history, marks, series, plane, run.status)
 
-    answer: Answer = yield from follow(
-        events,
-        # give the question back; a gr.Error follows
-        lambda message: (question, before, history, None, marks, message, skip),
-        on_status,
-        lambda text, now: (
-            skip,
-            [*chat, {"role": "assistant", "content": text}],
-            history,
-            cancel,
-            marks,
-            now,
-            skip,
-        ),
-    )
 
+def record_answer(
+    services: Services, user: str, study: Study, series: Series, answer: Answer
+) -> None:
+    """Record an ``ask`` by ``user`` in the audit log (the model's text is hashed, never kept);
+    the Chat pane and the scripting API both record their answers here."""
     services.audit.record(
-        Task.ASK,
+        TaskName.ASK,
         user=user,
         study=study.key,
         series=series.key,
@@ -147,7 +143,6 @@ def ask(
         prompt_version=answer.prompt_version,
         output=answer.raw,
     )
-    yield _answered(answer, question, chat, history, marks, series, plane, status)
 
 
 def _answered(

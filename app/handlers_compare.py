@@ -2,37 +2,38 @@
 
 The prior is uploaded in the tab (files, a folder's files or a zip) and kept in the user's
 ``gr.State``; its default series is chosen (another can be picked) and previewed with its
-technique line. :func:`compare` is a generator handler wired to ``models.tasks.clinical.compare``:
-the
-model's text streams into the comparison box (Stop cancels it), then the finished report
-replaces it, each finding with its interval change in brackets, and the changes are listed in a
-table. Both studies are shown to the model whole (sampled as the settings say), or their middle
-slice in ``current`` mode: the viewer's slice and range do not carry over to a prior whose
-geometry differs. The run is recorded in the audit log (hashes only). The comparison exports
-like a report (the Report pane's ``export`` handler), with the clinician's edits of its box.
+technique line. :func:`compare` is a generator handler wired to ``models.tasks.compare.compare``
+through :func:`~app.handlers_model.run_task`: the model's text streams into the comparison box
+(Stop cancels it), then the finished report replaces it, each finding with its interval change in
+brackets, and the changes are listed in a table. Both studies are shown to the model whole (sampled
+as the settings say), or their middle slice in ``current`` mode: the viewer's slice and range do
+not carry over to a prior whose geometry differs. The run is recorded in the audit log (hashes
+only). The comparison exports like a report (the Report pane's ``export`` handler), with the
+clinician's edits of its box.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from app.audit import LOCAL_USER, Task
+from app.audit import LOCAL_USER
 from app.errors import user_error
-from app.handlers_model import follow, run_model
+from app.handlers_model import Call, Phase, Running, run_task
 from app.handlers_report import record_task, report_text
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Image, pick_series, series_thumbnail
 from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Study
-from models.backends.base import Backend, CancelToken
+from models.backends.base import CancelToken
 from models.report.draft import Report
-from models.tasks.clinical import compare as compare_task
+from models.tasks.compare import compare as compare_task
+from models.tasks.names import TaskName
 from models.tasks.technique import describe_technique
 
 __all__ = ["changes_markdown", "compare", "open_prior", "show_prior"]
@@ -104,38 +105,30 @@ def compare(
         raise gr.Error("Open a prior study in this tab first.")
     settings = UserSettings.from_widgets(*settings_values)
     spec, options, generation = settings.for_task(services, series, None, whole=True)
-    cancel = CancelToken()
     skip = gr.skip()
 
-    def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
+    def task(call: Call) -> Report:
         return compare_task(
             series,
             before,
-            backend,
+            call.backend,
             spec,
             indication=(indication or "").strip(),
             language=settings.language,
             options=options,
             settings=generation,
-            on_delta=on_delta,
-            cancel=cancel,
+            on_delta=call.on_delta,
+            cancel=call.cancel,
         )
 
-    events = run_model(services, spec, settings.precision, cancel, task)
-    status = ""
+    def show(now: Running) -> CompareUpdate:
+        if now.phase is Phase.FAILED:  # a gr.Error follows
+            return skip, skip, skip, None, now.status
+        if now.phase is Phase.STATUS:
+            return "", "", None, now.cancel, now.status
+        return now.text, skip, skip, now.cancel, now.status
 
-    def on_status(message: str) -> tuple[Any, ...]:
-        nonlocal status
-        status = message
-        return "", "", None, cancel, message
-
-    report: Report = yield from follow(
-        events,
-        lambda message: (skip, skip, skip, None, message),
-        on_status,
-        lambda text, now: (text, skip, skip, cancel, now),
-    )
-
-    report = replace(report, study=replace(report.study, study_key=study.key))
-    record_task(services, Task.COMPARE, user, report, report.raw)
-    yield report_text(report), changes_markdown(report), report, None, status
+    run = yield from run_task(services, spec, settings.precision, task, show)
+    report = replace(run.value, study=replace(run.value.study, study_key=study.key))
+    record_task(services, TaskName.COMPARE, user, report, report.raw)
+    yield report_text(report), changes_markdown(report), report, None, run.status

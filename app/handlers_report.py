@@ -1,42 +1,44 @@
 """Report pane: draft a report of the series shown, check it, list its findings, export it.
 
-:func:`draft` is a generator handler wired to ``models.tasks.clinical.draft_report``: the model's
-text
-streams into the report box, then the finished report replaces it (as ``Heading: text`` lines,
-the layout the model is asked for), its findings fill the findings list and their boxes go on
-the viewer. Choosing a finding jumps to its box's slice and highlights it. :func:`check_report`
-probes each abnormal finding (``models.tasks.clinical.check``). The report box is editable: Check
-and
-Export read the clinician's text back with ``models.tasks.clinical.revise`` first, so unchanged
-findings
-keep their boxes and status, and edited ones are marked as the clinician's. Every task and
-export is recorded in the audit log (hashes only).
+:func:`draft` is a generator handler wired to ``models.tasks.report.draft_report`` through
+:func:`~app.handlers_model.run_task`: the model's text streams into the report box, then the
+finished report replaces it (as ``Heading: text`` lines, the layout the model is asked for), its
+findings fill the findings list and their boxes go on the viewer. Choosing a finding jumps to its
+box's slice and highlights it. :func:`check_report` probes each abnormal finding
+(``models.tasks.check.check``, through ``run_task`` too, its status line counting the model
+calls). The report box is editable: Check and Export read the clinician's text back with
+``models.report.revision.revise`` first, so unchanged findings keep their boxes and status, and
+edited ones are marked as the clinician's. Every task and export is recorded in the audit log
+(hashes only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from app.audit import LOCAL_USER, Task
+from app.audit import LOCAL_USER
 from app.errors import user_error
-from app.handlers_model import current_slice, follow, run_model
+from app.handlers_model import Call, Phase, Running, current_slice, run_task
 from app.handlers_settings import UserSettings
 from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
-from models.backends.base import Backend, CancelToken
+from models.backends.base import CancelToken
 from models.report.draft import Finding, FindingStatus, Report
+from models.report.exports import DEFAULT_SUFFIX
+from models.report.revision import report_to_text, revise
 from models.report.text import EDITED
-from models.tasks.clinical import check, draft_report, report_to_text, revise
+from models.tasks.check import check
+from models.tasks.names import TaskName
+from models.tasks.report import draft_report
 
 __all__ = [
-    "EXPORT_FORMATS",
     "check_report",
     "draft",
     "edited_report",
@@ -48,13 +50,6 @@ __all__ = [
     "report_text",
 ]
 
-EXPORT_FORMATS = [
-    ("Markdown (.md)", ".md"),
-    ("JSON (.json)", ".json"),
-    ("PDF (.pdf)", ".pdf"),
-    ("DICOM SR (.dcm)", ".dcm"),
-    ("FHIR DiagnosticReport (.fhir.json)", ".fhir.json"),
-]
 _MARK = {
     FindingStatus.REPORTED: "",
     FindingStatus.VERIFIED: "[verified] ",
@@ -64,6 +59,8 @@ _MARK = {
 # draft() yields: (report text, findings, reliability, report, cancel token, marks, status,
 # raw model text)
 DraftUpdate = tuple[Any, Any, Any, Any, CancelToken | None, Any, str, Any]
+# check_report() yields: (report text, findings, reliability, report, cancel, marks, status)
+CheckUpdate = tuple[Any, Any, Any, Any, CancelToken | None, Any, str]
 
 
 def _finding_line(finding: Finding) -> str:
@@ -74,7 +71,7 @@ def _finding_line(finding: Finding) -> str:
 
 
 def report_text(report: Report) -> str:
-    """The report as editable text (``models.tasks.clinical.report_to_text``): the sections and
+    """The report as editable text (``models.report.revision.report_to_text``): the sections and
     ``Heading: text`` lines models write, each finding with its status mark."""
     return report_to_text(report)
 
@@ -143,55 +140,46 @@ def draft(
     settings = UserSettings.from_widgets(*settings_values)
     current = current_slice(series, plane, slice_index)
     spec, options, generation = settings.for_task(services, series, current)
-    cancel = CancelToken()
     skip = gr.skip()
 
-    def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
+    def task(call: Call) -> Report:
         return draft_report(
             series,
-            backend,
+            call.backend,
             spec,
             indication=(indication or "").strip(),
             language=settings.language,
             options=options,
             settings=generation,
             study_key=study.key,
-            on_delta=on_delta,
-            cancel=cancel,
+            on_delta=call.on_delta,
+            cancel=call.cancel,
         )
 
-    events = run_model(services, spec, settings.precision, cancel, task)
-    status = ""
+    def show(now: Running) -> DraftUpdate:
+        if now.phase is Phase.FAILED:  # a gr.Error follows
+            return skip, skip, skip, skip, None, skip, now.status, skip
+        if now.phase is Phase.STATUS:
+            return "", findings_update(None), "", None, now.cancel, skip, now.status, ""
+        return now.text, skip, skip, skip, now.cancel, skip, now.status, skip
 
-    def on_status(message: str) -> DraftUpdate:
-        nonlocal status
-        status = message
-        return "", findings_update(None), "", None, cancel, skip, message, ""
+    run = yield from run_task(services, spec, settings.precision, task, show)
+    report = run.value
+    record_task(services, TaskName.REPORT, user, report, report.raw, study)
+    yield (*_finished(report, series, run.status), report.raw)
 
-    report: Report = yield from follow(
-        events,
-        lambda message: (skip, skip, skip, skip, None, skip, message, skip),
-        on_status,
-        lambda text, now: (text, skip, skip, skip, cancel, skip, now, skip),
-    )
 
-    record_task(services, Task.REPORT, user, report, report.raw, study)
+def _finished(report: Report, series: Series, status: str) -> CheckUpdate:
+    """A drafted or checked report shown: its text, findings, reliability flags, itself, Stop
+    done, its boxes on the viewer, the status line."""
     marks = Marks(series_index=series.index, boxes=report.boxes)
-    yield (
-        report_text(report),
-        findings_update(report),
-        reliability_markdown(report),
-        report,
-        None,
-        marks,
-        status,
-        report.raw,
-    )
+    findings = findings_update(report)
+    return report_text(report), findings, reliability_markdown(report), report, None, marks, status
 
 
 def record_task(
     services: Services,
-    task: Task,
+    task: TaskName,
     user: str,
     report: Report,
     output: str | Path,
@@ -216,10 +204,6 @@ def _check_lines(report: Report) -> str:
     return "\n".join([*statuses, *report.checks])
 
 
-# check_report() yields: (report text, findings, reliability, report, cancel, marks, status)
-CheckUpdate = tuple[Any, Any, Any, Any, CancelToken | None, Any, str]
-
-
 def check_report(
     services: Services,
     report: Report | None,
@@ -238,43 +222,33 @@ def check_report(
     settings = UserSettings.from_widgets(*settings_values)
     edited = edited_report(report, text)
     spec, options, _generation = settings.for_task(services, series, None)  # probes: 96 tokens
-    cancel = CancelToken()
-    skip = gr.skip()
-
     progress = ""
 
-    def task(backend: Backend, on_delta: Callable[[str], None]) -> Report:
+    def task(call: Call) -> Report:
         def on_progress(done: int, total: int) -> None:
             nonlocal progress
             progress = f"Checking the report: model call {done + 1} of {total} (Stop ends it)."
-            on_delta("\n")  # wakes the loop below, which shows ``progress``
+            call.on_delta("\n")  # wakes run_task, whose next update shows ``progress``
 
         return check(
-            edited, series, backend, spec, options=options, cancel=cancel, on_progress=on_progress
+            edited,
+            series,
+            call.backend,
+            spec,
+            options=options,
+            cancel=call.cancel,
+            on_progress=on_progress,
         )
 
-    events = run_model(services, spec, settings.precision, cancel, task)
-    status = ""
-    while True:
-        try:
-            kind, value = next(events)
-        except StopIteration as done:
-            checked: Report = done.value
-            break
-        if kind in ("failed", "status"):
-            status = value
-        yield skip, skip, skip, skip, cancel, skip, progress if kind == "text" else status
-    record_task(services, Task.CHECK, user, checked, _check_lines(checked), study)
-    marks = Marks(series_index=series.index, boxes=checked.boxes)
-    yield (
-        report_text(checked),
-        findings_update(checked),
-        reliability_markdown(checked),
-        checked,
-        None,
-        marks,
-        status,
-    )
+    def show(now: Running) -> CheckUpdate:
+        line = progress if now.phase is Phase.TEXT else now.status
+        skip = gr.skip()
+        return skip, skip, skip, skip, now.cancel, skip, line
+
+    run = yield from run_task(services, spec, settings.precision, task, show)
+    checked = run.value
+    record_task(services, TaskName.CHECK, user, checked, _check_lines(checked), study)
+    yield _finished(checked, series, run.status)
 
 
 def on_finding(
@@ -329,10 +303,10 @@ def export(
         raise gr.Error(missing)
     edited = edited_report(report, text)
     try:
-        path = services.export(edited, suffix or ".md", _report_series(report, study))
+        path = services.export(edited, suffix or DEFAULT_SUFFIX, _report_series(report, study))
     except (RadLensError, OSError) as err:
         raise user_error(err) from None
-    record_task(services, Task.EXPORT, user, edited, path, study)
+    record_task(services, TaskName.EXPORT, user, edited, path, study)
     note = ""
     if edited is not report:
         changed = sum(EDITED in f.flags for f in edited.all_findings)

@@ -18,9 +18,9 @@ from dicom_io.errors import RadLensError
 from dicom_io.study import Series
 from models.backends.base import GenerationSettings
 from models.backends.loading import Precision
-from models.families.base import Family
+from models.families import adapter
 from models.grounding.placement import Box
-from models.inputs.model_inputs import DEFAULT_MAX_SLICES, InputMode, InputOptions, estimate_tokens
+from models.inputs.model_inputs import InputMode, InputOptions, estimate_tokens
 from models.registry.lookup import ModelSpec
 
 __all__ = [
@@ -211,7 +211,7 @@ def on_model_change(services: Services, model_id: str, precision: str) -> tuple[
         spec = services.spec(model_id)
     except RadLensError as err:
         raise user_error(err) from None
-    slices = DEFAULT_MAX_SLICES[Family(spec.family)]
+    slices = adapter(spec.family).default_max_slices
     return (
         gr.update(value=slices),
         model_info(services, model_id),
@@ -262,7 +262,7 @@ def build_widgets(services: Services) -> tuple[list[Any], Any, Any]:
     slices = gr.Slider(
         1,
         MAX_SLICES_LIMIT,
-        value=DEFAULT_MAX_SLICES[Family(spec.family)],
+        value=adapter(spec.family).default_max_slices,
         step=1,
         label="Slices sent (3D volume)",
         elem_id="max-slices",

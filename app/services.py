@@ -9,7 +9,8 @@ serialise generation themselves, and the UI runs GPU events one at a time, so sh
 read-only is safe.
 
 :func:`stream_task` runs a blocking core call that reports text through ``on_delta`` (``ask``,
-``draft_report``) in a worker thread, so a generator handler can yield the text as it comes.
+``draft_report``) in a worker thread, so a generator handler can yield the text as it comes;
+:func:`app.handlers_model.run_task` drives it for every pane.
 """
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from typing import Any
 
 import gradio as gr
 
-from app import handlers_report as report
 from app import handlers_settings as settings
 from app import handlers_viewer as viewer
 from app import ui_events
 from app.services import Services
+from models.report.exports import DEFAULT_SUFFIX, EXPORTERS
 from models.tasks.ask import DISCLAIMER
 
 __all__ = ["build_ui", "launch_options"]
@@ -174,9 +174,8 @@ def _export_row(elem_id: str, label: str, file_label: str) -> tuple[Any, Any, An
     """The format list, the Export button, the exported file (hidden until written) and the
     note under it; their ids are ``elem_id``, ``elem_id-button``, ``-file`` and ``-note``."""
     with gr.Row():
-        formats = gr.Dropdown(
-            report.EXPORT_FORMATS, value=".md", label=label, elem_id=elem_id, scale=2
-        )
+        choices = [(e.choice_label, e.suffix) for e in EXPORTERS.values()]
+        formats = gr.Dropdown(choices, value=DEFAULT_SUFFIX, label=label, elem_id=elem_id, scale=2)
         button = gr.Button("Export", elem_id=f"{elem_id}-button", scale=1)
     file = gr.File(label=file_label, elem_id=f"{elem_id}-file", interactive=False, visible=False)
     return formats, button, file, gr.Markdown(elem_id=f"{elem_id}-note")

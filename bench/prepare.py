@@ -39,8 +39,9 @@ if str(ROOT) not in sys.path:
 from dicom_io.loader import load_study  # noqa: E402
 from dicom_io.study import Series  # noqa: E402
 from dicom_io.windowing import default_window  # noqa: E402
-from models.families.base import qwen_resized_size  # noqa: E402
-from models.inputs.images_2d import square_pad, window_range  # noqa: E402
+from models.families.gemma3 import square_pad  # noqa: E402
+from models.families.qwen2_5_vl import qwen_resized_size  # noqa: E402
+from models.inputs.images_2d import window_range  # noqa: E402
 from models.inputs.model_inputs import InputOptions, build_inputs  # noqa: E402
 from models.inputs.slices_3d import CT_WINDOWS, sample_slices  # noqa: E402
 

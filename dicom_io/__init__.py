@@ -3,6 +3,9 @@
 Knows nothing of models, prompts or the UI. The entry point is :func:`load_study`. Names are
 imported on first use, so importing one module of the package (as decoding workers do) stays
 cheap.
+
+Every error dicom_io raises lives in :mod:`dicom_io.errors`, with :class:`RadLensError`, the
+root of every RadLens error (``models.errors`` and ``prompts.errors`` derive from it).
 """
 
 from __future__ import annotations

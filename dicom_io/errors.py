@@ -1,8 +1,12 @@
-"""Errors raised by RadLens.
+"""Errors raised by RadLens, and the one home of those dicom_io raises.
 
 Every error a user can cause derives from :class:`RadLensError` and from the builtin that fits
 (``ValueError``, ``FileNotFoundError``, ...), so callers can catch either. Messages are one line:
 what is wrong, where (the file name, never a patient identifier), and how to fix it.
+
+:class:`RadLensError` is the root for the whole project: ``models.errors`` and
+``prompts.errors`` (the other two homes) derive from it. This module imports nothing of RadLens,
+so any package, and every decoding worker, may import it cheaply.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 
 __all__ = [
     "CorruptFileError",
+    "DecodeTimeoutError",
     "DecoderMissingError",
     "EmptyInputError",
     "InputNotFoundError",
@@ -19,6 +24,7 @@ __all__ = [
     "MissingPixelDataError",
     "RadLensError",
     "UnsafeArchiveError",
+    "UnsafeOutputError",
     "UnsupportedFileError",
     "library_reason",
 ]
@@ -36,6 +42,11 @@ class CorruptFileError(RadLensError, ValueError):
     """The file has the right format but its content is broken (for example truncated)."""
 
 
+class DecodeTimeoutError(CorruptFileError):
+    """A file's pixel data did not decode within the deadline (the decoder was stopped; see
+    :mod:`dicom_io.pixels.decode_guard`)."""
+
+
 class MissingPixelDataError(RadLensError, ValueError):
     """A DICOM file holds no image (no Pixel Data element)."""
 
@@ -50,6 +61,10 @@ class InputTooLargeError(RadLensError, ValueError):
 
 class UnsafeArchiveError(RadLensError, ValueError):
     """An archive is a bomb or names members outside the extraction root."""
+
+
+class UnsafeOutputError(RadLensError, ValueError):
+    """A de-identification output path is the input, lies inside it, or already holds files."""
 
 
 class EmptyInputError(RadLensError, FileNotFoundError):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -76,7 +75,7 @@ def load_image(source: SourceFile, limits: Limits = DEFAULT_LIMITS) -> Series:
     if plan.exif_orientation > 1:
         notes.append(f"rotated upright by its EXIF orientation ({plan.exif_orientation})")
     head = source.head(4096)
-    series = Series(
+    return Series(
         index=0,
         key=hash_uid("image", source.name, str(source.size), hashlib.sha256(head).hexdigest()),
         modality="OT",
@@ -88,23 +87,18 @@ def load_image(source: SourceFile, limits: Limits = DEFAULT_LIMITS) -> Series:
         default_window=Window(127.5, 255.0, source="data") if plan.kind == "grey8" else None,
         notes=tuple(notes),
         source_format="image",
+        loader=lambda: _decode(source, plan, limits),
+        window_from_data=_range_window,
     )
-    series._loader = _make_loader(source, plan, limits, series)
-    return series
 
 
-def _make_loader(
-    source: SourceFile, plan: _Plan, limits: Limits, series: Series
-) -> Callable[[], Volume]:
-    def load() -> Volume:
-        volume = _decode(source, plan, limits)
-        if series.default_window is None and not volume.is_rgb:
-            low, high = volume.value_range()
-            width = high - low if high > low else 1.0
-            series.default_window = Window(low + (high - low) / 2, width, source="data")
-        return volume
-
-    return load
+def _range_window(volume: Volume) -> Window | None:
+    """A window over the whole value range of a grey image (none for RGB)."""
+    if volume.is_rgb:
+        return None
+    low, high = volume.value_range()
+    width = high - low if high > low else 1.0
+    return Window(low + (high - low) / 2, width, source="data")
 
 
 def _open(source: SourceFile, limits: Limits, fh: BinaryIO) -> Image.Image:

@@ -94,9 +94,9 @@ def _series_from_stack(stack: Stack, number: int) -> Series:
         default_window=window,
         notes=tuple(notes),
         source_format="dicom",
-        _loader=lambda: decode_stack(stack),
-        _slice_loader=lambda k: decode_slice(stack, k),
-        _references=lambda: _slice_references(stack),
+        loader=lambda: decode_stack(stack),
+        slice_loader=lambda k: decode_slice(stack, k),
+        reference_loader=lambda: _slice_references(stack),
     )
 
 

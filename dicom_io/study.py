@@ -69,7 +69,9 @@ class SeriesFlags:
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file in the input that was not used, and why (one line)."""
+    """A file of the input left out, and why (one line): by :func:`~dicom_io.loader.load_study`
+    (in :attr:`Study.skipped`) or by :func:`~dicom_io.deid.files.deidentify` (in its report).
+    ``name`` is relative to the input."""
 
     name: str
     reason: str
@@ -91,6 +93,10 @@ class Series:
         photometric: PhotometricInterpretation of the source (MONOCHROME1/2, RGB, ...).
         default_window: the DICOM window (first of several), else one derived from the data.
         notes: geometry and decoding remarks (gaps, duplicates, uneven spacing, ...).
+        loader, slice_loader, reference_loader, window_from_data: where the pixels, one slice,
+            the per-slice source references (:meth:`slice_references`) and a data-derived
+            window come from; given by the reader that builds the series (``dicom_io.loader``,
+            ``dicom_io.nifti.reader``, ``dicom_io.image``), left out of ``repr``.
     """
 
     index: int
@@ -109,25 +115,43 @@ class Series:
     default_window: Window | None = None
     notes: tuple[str, ...] = ()
     source_format: str = "dicom"  # "dicom", "nifti" or "image"
-    _loader: Callable[[], Volume] | None = field(default=None, repr=False)
-    # DICOM only: per slice, the source instance and frame (raw UIDs; for dicom_io.sr.document
-    # only).
-    _references: Callable[[], tuple[SliceReference, ...]] | None = field(default=None, repr=False)
+    # Where the pixels come from (given by the reader that makes the series; never shown):
+    loader: Callable[[], Volume] | None = field(default=None, repr=False)
     # DICOM only: decodes acquired slice k alone, as a one-slice Volume (see slice_volume).
-    _slice_loader: Callable[[int], Volume] | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    slice_loader: Callable[[int], Volume] | None = field(default=None, repr=False)
+    # DICOM only: per slice, the source instance and frame (see slice_references).
+    reference_loader: Callable[[], tuple[SliceReference, ...]] | None = field(
+        default=None, repr=False
+    )
+    # The window to show when the header gives none, derived from the decoded voxels (NIfTI
+    # and plain images; None leaves default_window unset, as for RGB).
+    window_from_data: Callable[[Volume], Window | None] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
 
     @cached_property
     def volume(self) -> Volume:
-        """The decoded voxels (decoded once, on first access, thread-safe)."""
+        """The decoded voxels (decoded once, on first access, thread-safe). Where the series has
+        no ``default_window`` and a ``window_from_data``, the window is derived then."""
         with self._lock:
             cached = self.__dict__.get("_volume")
             if cached is None:
-                if self._loader is None:
+                if self.loader is None:
                     raise RuntimeError("Series has no pixel loader.")
-                cached = self._loader()
+                cached = self.loader()
+                if self.default_window is None and self.window_from_data is not None:
+                    self.default_window = self.window_from_data(cached)
                 self.__dict__["_volume"] = cached
             return cached
+
+    def slice_references(self) -> tuple[SliceReference, ...]:
+        """Per acquired slice, in order, the source instance and frame it came from; empty for
+        a series not read from DICOM files.
+
+        These hold raw UIDs and the source files: they are for DICOM SR references
+        (:mod:`dicom_io.sr.document`) and for refusing to write over the study's own files, never
+        to be shown or logged.
+        """
+        return self.reference_loader() if self.reference_loader is not None else ()
 
     def release_voxels(self) -> None:
         """Forget the decoded voxels (to free their memory); they are decoded again if used."""
@@ -150,8 +174,8 @@ class Series:
         count = self.shape[0]
         if not 0 <= k < count:
             raise InvalidArgumentError(f"Slice {k} is outside 0..{count - 1} of the series.")
-        if "_volume" not in self.__dict__ and self._slice_loader is not None:
-            return self._slice_loader(k)
+        if "_volume" not in self.__dict__ and self.slice_loader is not None:
+            return self.slice_loader(k)
         return self.volume.slab(k, k + 1)
 
     def preview(self, k: int) -> Series:
@@ -169,12 +193,7 @@ class Series:
             return volume
 
         return replace(
-            self,
-            shape=volume.shape,
-            _loader=loader,
-            _references=None,
-            _slice_loader=None,
-            _lock=threading.Lock(),
+            self, shape=volume.shape, loader=loader, slice_loader=None, reference_loader=None
         )
 
     @property

@@ -1,8 +1,10 @@
-"""Errors raised by the model side of RadLens.
+"""Errors raised by the model side of RadLens: the one home of every error models/ defines.
 
-They derive from :class:`dicom_io.errors.RadLensError` (the one root of every RadLens error) and
-from the builtin that fits, so callers can catch either. Messages are one line: what is wrong,
-where it was looked for, and how to fix it.
+Sections: loading a model; the registry and the hub; generation (what a backend raises); what
+may leave the machine (:mod:`models.tasks.outbound`). They derive from
+:class:`dicom_io.errors.RadLensError` (the one root of every RadLens error) and from the builtin
+that fits, so callers can catch either. Messages are one line: what is wrong, where it was looked
+for, and how to fix it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ __all__ = [
     "ModelNotFoundError",
     "UnsupportedPrecisionError",
 ]
+
+# --------------------------------------------------------------------------- loading a model
 
 
 class ModelNotFoundError(RadLensError, FileNotFoundError):
@@ -31,6 +35,7 @@ class DeviceUnavailableError(RadLensError, RuntimeError):
 # --------------------------------------------------------------------------- registry and hub
 
 __all__ += [
+    "ContextOverflowError",
     "DownloadUnavailableError",
     "GatedModelError",
     "UnknownModelError",
@@ -60,3 +65,45 @@ class DownloadUnavailableError(RadLensError, ConnectionError):
 
 class ContextOverflowError(RadLensError, ValueError):
     """The images (and their labels) need more tokens than the model's context allows."""
+
+
+# --------------------------------------------------------------------------- generation
+
+__all__ += [
+    "GenerationError",
+    "OutOfMemoryError",
+    "RemoteServerError",
+    "RemoteTimeoutError",
+]
+
+
+class GenerationError(RadLensError, RuntimeError):
+    """Generation failed; the cause is chained (``raise ... from``) and named in the message."""
+
+
+class OutOfMemoryError(GenerationError):
+    """The device ran out of memory while generating; the backend stays usable."""
+
+
+class RemoteServerError(GenerationError):
+    """An OpenAI-compatible server failed, refused the request, or could not be reached.
+
+    ``status_code`` is the HTTP status when the server answered with an error status, else None.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RemoteTimeoutError(RemoteServerError, TimeoutError):
+    """The server accepted no connection, or sent nothing, within the configured timeout."""
+
+
+# --------------------------------------------------------------------------- outbound images
+
+__all__ += ["BurnedInTextError"]
+
+
+class BurnedInTextError(RadLensError, PermissionError):
+    """A series that may show identifiers in its pixels was about to go to a remote model."""

@@ -1,6 +1,7 @@
 """Read and check a folder of template data files: :func:`load_catalogue`.
 
-``catalogue.json`` holds the model families, their box formats and the fields templates may use;
+``catalogue.json`` holds the box formats and the fields templates may use (which box format a
+model family writes is the family's business, in ``models.families``: callers pass it);
 ``exams.json`` the exam types; every other ``*.json`` file the templates of one task. Everything
 is checked on loading, within a file and across files (references, unique ids, versions, every
 series finding an exam and every task a template for every exam), so selection and rendering
@@ -26,17 +27,15 @@ from prompts.templates import (
     Catalogue,
     Exam,
     FieldSpec,
-    Task,
     TaskTemplate,
     covers,
     frozen,
-    parse_task,
     version_key,
 )
 
 __all__ = ["PROMPTS_VERSION", "load_catalogue"]
 
-PROMPTS_VERSION = "2026.11.1"  # catalogue.json's "version" must say the same
+PROMPTS_VERSION = "2026.11.2"  # catalogue.json's "version" must say the same
 
 _VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d+$")
 _DERIVED = frozenset({"exam_name", "image_note", "anatomy_lines"})  # filled from the data
@@ -69,14 +68,13 @@ def _load(folder: Traversable) -> Catalogue:
         n: BoxFormat(_version(b, n), _get(b, "key", str), _text(b, "instructions", n))
         for n, b in _get(head, "box_formats", dict).items()
     }
-    families = {n: _get(f, "box_format", str) for n, f in _get(head, "families", dict).items()}
     exams = tuple(_exam(e) for e in _get(exams_doc, "exams", list))
     templates = tuple(
         _template(t, fields, name)
         for name in sorted(docs)
         for t in _get(_read(docs[name]), "templates", list)
     )
-    cat = Catalogue(version, frozen(families), frozen(boxes), frozen(fields), exams, templates)
+    cat = Catalogue(version, frozen(boxes), frozen(fields), exams, templates)
     _check(cat)
     return cat
 
@@ -167,7 +165,7 @@ def _template(doc: Mapping[str, Any], fields: Mapping[str, FieldSpec], file: str
     tpl = TaskTemplate(
         id=doc["id"],
         version=_version(doc, doc["id"]),
-        task=parse_task(_get(doc, "task", str)),
+        task=_get(doc, "task", str),
         exams=("*",) if exams == "*" else _strings(doc, "exams"),
         system=_text(doc, "system", where),
         user=_text(doc, "user", where),
@@ -192,9 +190,6 @@ def _template(doc: Mapping[str, Any], fields: Mapping[str, FieldSpec], file: str
 
 def _check(cat: Catalogue) -> None:
     """Checks across files: references, unique ids, versions."""
-    for family, box in cat.families.items():
-        if box not in cat.box_formats:
-            raise TemplateDataError(f"catalogue.json: family {family!r}: no box format {box!r}.")
     versions = [(e.id, e.version) for e in cat.exams]
     versions += [(t.id, t.version) for t in cat.templates]
     versions += [(n, b.version) for n, b in cat.box_formats.items()]
@@ -215,7 +210,7 @@ def _check_coverage(cat: Catalogue) -> None:
     for tpl in cat.templates:
         if unknown := set(tpl.exams) - exam_ids:
             raise TemplateDataError(f"Template {tpl.id!r}: unknown exams {sorted(unknown)}.")
-    for task in Task:
+    for task in cat.tasks:
         for exam in cat.exams:
-            if not any(t.task is task and covers(t, exam.id) for t in cat.templates):
+            if not any(t.task == task and covers(t, exam.id) for t in cat.templates):
                 raise TemplateDataError(f"Template data: no {task} template for exam {exam.id!r}.")

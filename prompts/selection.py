@@ -1,4 +1,4 @@
-"""Choose a template: the exam for a series, the task's template for it, bound to a family."""
+"""Choose a template: the exam for a series, the task's template for it, bound to a box format."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ from prompts.templates import (
     Catalogue,
     Exam,
     FieldSpec,
-    Task,
     TaskTemplate,
     Template,
     covers,
     frozen,
-    parse_task,
     version_key,
 )
 
@@ -27,35 +25,35 @@ __all__ = ["select_template"]
 
 
 def select_template(
-    task: Task | str,
+    task: str,
     modality: str,
     body_part: str = "",
     view: str = "",
-    family: str = "gemma3",
     *,
-    box_format: str | None = None,
+    box_format: str,
+    family: str = "",
     catalogue: Catalogue | None = None,
 ) -> Template:
-    """The template for ``task`` on a series of this modality, body part and view, in the form
-    ``family`` expects (``box_format`` overrides the family's box convention, e.g. for a remote
-    model). Unknown body parts fall back to the modality's generic exam, never another's."""
+    """The template for ``task`` on a series of this modality, body part and view, asking for
+    boxes in ``box_format`` (the model's native convention, which the caller knows: prompts
+    knows no model family). ``family`` is only recorded on the template. Unknown body parts
+    fall back to the modality's generic exam, never another's."""
     cat = catalogue if catalogue is not None else load_catalogue()
-    task = parse_task(task)
-    family = str(family)
-    if family not in cat.families:
-        raise PromptError(f"Unknown model family {family!r}; use one of {names(cat.families)}.")
-    box_id = box_format if box_format is not None else cat.families[family]
+    task = str(task)
+    if task not in cat.tasks:
+        raise PromptError(f"Unknown task {task!r}; use one of {names(cat.tasks)}.")
+    box_id = str(box_format)
     if box_id not in cat.box_formats:
         raise PromptError(f"Unknown box format {box_id!r}; use one of {names(cat.box_formats)}.")
     return _bound(
-        cat, task, cat.exam_for(str(modality), str(body_part), str(view)), family, box_id
+        cat, task, cat.exam_for(str(modality), str(body_part), str(view)), str(family), box_id
     )
 
 
 @lru_cache(maxsize=1024)
-def _bound(cat: Catalogue, task: Task, exam: Exam, family: str, box_id: str) -> Template:
+def _bound(cat: Catalogue, task: str, exam: Exam, family: str, box_id: str) -> Template:
     """The task's template for ``exam`` (one naming the exam before one for every exam)."""
-    candidates = [t for t in cat.templates if t.task is task and covers(t, exam.id)]
+    candidates = [t for t in cat.templates if t.task == task and covers(t, exam.id)]
     chosen = max(candidates, key=lambda t: t.exams != ("*",))
     return _bind(cat, chosen, exam, family, box_id)
 

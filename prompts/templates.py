@@ -1,13 +1,17 @@
 """Prompt templates as data: the values the files in ``prompts/templates/`` are read into.
 
-The text lives in ``prompts/templates/*.json``: ``catalogue.json`` (model families, their native
-box formats, the fields templates may use), ``exams.json`` (exam types: what they apply to, their
+The text lives in ``prompts/templates/*.json``: ``catalogue.json`` (the box formats
+and the fields templates may use), ``exams.json`` (exam types: what they apply to, their
 anatomy) and one file per task, read and checked by :mod:`prompts.loader`.
 :func:`~prompts.selection.select_template` picks the exam from modality, body part and view, the
-task's template for that exam, and binds the two with the model family: the result, a
+task's template for that exam, and binds the two with the caller's box format: the result, a
 :class:`Template`, holds text whose remaining ``{name}`` placeholders
 (:mod:`prompts.placeholders`) are the caller's fields. :func:`~prompts.rendering.render` fills
 them and fails on a missing, empty or unknown field.
+
+A template's task is the plain string its file holds (``"report"``, ``"check_probe"``, ...):
+the vocabulary of task names is ``models.tasks.names.TaskName``, one layer up, which prompts
+never imports; the catalogue's :attr:`Catalogue.tasks` are checked against it in the tests.
 """
 
 from __future__ import annotations
@@ -16,11 +20,8 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
-
-from prompts.errors import PromptError
 
 __all__ = [
     "AppliesTo",
@@ -28,23 +29,12 @@ __all__ = [
     "Catalogue",
     "Exam",
     "FieldSpec",
-    "Task",
     "TaskTemplate",
     "Template",
     "covers",
     "frozen",
-    "parse_task",
     "version_key",
 ]
-
-
-class Task(StrEnum):
-    REPORT = "report"
-    ASK = "ask"
-    COMPARE = "compare"
-    CHECK_PROBE = "check_probe"
-    CHECK_CONTROL = "check_control"
-    GROUNDING = "grounding"
 
 
 def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,7 +101,7 @@ class BoxFormat:
 class TaskTemplate:
     id: str
     version: str
-    task: Task
+    task: str  # the file's "task" string: a models.tasks.names.TaskName value
     exams: tuple[str, ...]  # ("*",): every exam
     system: str
     user: str
@@ -126,11 +116,15 @@ class Catalogue:
     """Everything in one template folder, validated."""
 
     version: str
-    families: Mapping[str, str]  # family -> its box format
     box_formats: Mapping[str, BoxFormat]
     fields: Mapping[str, FieldSpec]
     exams: tuple[Exam, ...]
     templates: tuple[TaskTemplate, ...]
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks the templates are for, in the order they are first met."""
+        return tuple(dict.fromkeys(t.task for t in self.templates))
 
     def exam_for(self, modality: str, body_part: str = "", view: str = "") -> Exam:
         """The most specific exam for a series (the last exam matches anything)."""
@@ -145,16 +139,16 @@ def _normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class Template:
-    """A task template bound to an exam and a model family, ready for :func:`render`."""
+    """A task template bound to an exam and a box format, ready for :func:`render`."""
 
     id: str  # "<task template>/<exam>", e.g. "report/ct_head"
     version: str  # the latest version of the pieces it was made from
     catalogue_version: str
-    task: Task
+    task: str
     exam: str
     exam_name: str
     applies_to: AppliesTo
-    family: str
+    family: str  # the caller's label for the model family; prompts does not interpret it
     box_format: str
     box_key: str  # the JSON key (or markup) boxes come in
     sections: tuple[str, ...]  # report headings, in order
@@ -167,15 +161,6 @@ class Template:
     @property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(n for n, f in self.fields.items() if f.required)
-
-
-def parse_task(task: Task | str) -> Task:
-    try:
-        return Task(str(task))
-    except ValueError:
-        raise PromptError(
-            f"Unknown task {task!r}; use one of {', '.join(t.value for t in Task)}."
-        ) from None
 
 
 def covers(template: TaskTemplate, exam_id: str) -> bool:

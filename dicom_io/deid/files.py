@@ -23,7 +23,6 @@ import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
 
 from pydicom import dcmread, dcmwrite
 from pydicom.dataelem import RawDataElement
@@ -37,34 +36,22 @@ from dicom_io.deid.uid_map import UIDMap
 from dicom_io.errors import (
     CorruptFileError,
     EmptyInputError,
-    RadLensError,
+    UnsafeOutputError,
     UnsupportedFileError,
 )
 from dicom_io.limits import DEFAULT_LIMITS, Limits
 from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
+from dicom_io.study import SkippedFile
 
 __all__ = [
     "DEFAULT_OPTIONS",
     "DeidOptions",
     "DeidReport",
-    "SkippedFile",
     "UIDMap",
-    "UnsafeOutputError",
     "deidentify",
     "deidentify_dataset",
 ]
-
-
-class UnsafeOutputError(RadLensError, ValueError):
-    """The output path is the input, lies inside it, or already holds files."""
-
-
-class SkippedFile(NamedTuple):
-    """An input file that was not written, and why (``name`` is relative to the input)."""
-
-    name: str
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,10 @@ __all__ = ["SliceReference"]
 class SliceReference:
     """Where one slice of a series came from: the instance (and frame) a DICOM SR refers to.
 
-    Internal to dicom_io (raw UIDs, never shown): :mod:`dicom_io.sr.document` reaches it through
-    the
-    series' private ``_references``. ``frame_number`` is 1-based, ``None`` for single-frame
-    instances. :meth:`read_dataset` reads the source header (patient and study modules) on
-    demand, without pixel data; nothing with identity is kept on this object.
+    Raw UIDs, never shown: :mod:`dicom_io.sr.document` reads them through
+    :meth:`~dicom_io.study.Series.slice_references`. ``frame_number`` is 1-based, ``None`` for
+    single-frame instances. :meth:`read_dataset` reads the source header (patient and study
+    modules) on demand, without pixel data; nothing with identity is kept on this object.
     """
 
     sop_class_uid: str

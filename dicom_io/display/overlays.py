@@ -52,7 +52,7 @@ __all__ = [
 Colour = tuple[int, int, int]
 BOX_COLOUR: Colour = (255, 160, 0)  # model boxes: orange
 HIGHLIGHT_COLOUR: Colour = (0, 230, 255)  # the selected finding's box: cyan, thicker
-REGION_COLOUR: Colour = (255, 230, 0)  # the user's region: yellow, as the model sees it
+REGION_COLOUR: Colour = (255, 220, 0)  # the user's region: yellow, in the viewer and to the model
 # Labels are drawn only on slices at least this big (shorter side, in pixels): on a small slice
 # the browser scales the image up and a legible label would cover the anatomy.
 LABEL_MIN_SIZE = 256

@@ -30,7 +30,7 @@ from dicom_io.nifti.header import (
 )
 from dicom_io.nifti.voxels import data_window, read_volume
 from dicom_io.sources import SourceFile
-from dicom_io.study import Series
+from dicom_io.study import Series, Window
 from dicom_io.volume import Volume
 
 __all__ = ["MAX_VOLUMES", "load_nifti"]
@@ -78,22 +78,25 @@ def load_nifti(source: SourceFile, limits: Limits = DEFAULT_LIMITS) -> list[Seri
             default_window=window,
             notes=tuple(notes),
             source_format="nifti",
+            loader=_volume_loader(source, layout, frame, t),
+            window_from_data=_percentile_window,
         )
-        series._loader = _make_loader(source, layout, frame, t, series)
         series_list.append(series)
     return series_list
 
 
-def _make_loader(
-    source: SourceFile, layout: Layout, frame: Frame, t: int, series: Series
+def _volume_loader(
+    source: SourceFile, layout: Layout, frame: Frame, t: int
 ) -> Callable[[], Volume]:
     def load() -> Volume:
-        volume = read_volume(source, layout, frame, t)
-        if series.default_window is None and not volume.is_rgb:
-            series.default_window = data_window(volume.array)
-        return volume
+        return read_volume(source, layout, frame, t)
 
     return load
+
+
+def _percentile_window(volume: Volume) -> Window | None:
+    """A window from the 0.5 and 99.5 percentiles of a grey volume (none for RGB)."""
+    return None if volume.is_rgb else data_window(volume.array)
 
 
 def _notes(layout: Layout, frame: Frame) -> list[str]:

@@ -5,9 +5,11 @@ loop forever (a JPEG-LS frame declaring zero lines once did) or crash the proces
 server either would stop every user's requests. With a guard configured, every compressed file
 is decoded in a pool of spawned worker processes instead:
 
-- a file whose decode runs longer than ``timeout`` seconds is given up: the pool's workers are
-  killed, the caller gets a :class:`DecodeTimeoutError` naming the file, and the next decode
-  starts a fresh pool (other files in flight in the killed pool are decoded again there);
+- a file whose decode runs longer than ``timeout`` seconds, counted from the moment a worker
+  starts decoding it (a worker's start, its imports and the files queued before this one do not
+  count), is given up: the pool's workers are killed, the caller gets a
+  :class:`~dicom_io.errors.DecodeTimeoutError` naming the file, and the next decode starts a
+  fresh pool (other files in flight in the killed pool are decoded again there);
 - a worker that dies on its own (a decoder crashing the process) fails its file with a
   :class:`CorruptFileError` after one more try on a fresh pool.
 
@@ -19,6 +21,7 @@ needs it. The workers start on first use (about a second) and stay for the next 
 from __future__ import annotations
 
 import atexit
+import itertools
 import multiprocessing
 import os
 import threading
@@ -27,17 +30,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.queues import SimpleQueue
 from typing import Any
 
 import numpy.typing as npt
 
-from dicom_io.errors import CorruptFileError, InvalidArgumentError
+from dicom_io.errors import CorruptFileError, DecodeTimeoutError, InvalidArgumentError
 from dicom_io.pixels.plugins import Job, decode_job
 
 __all__ = [
     "DECODE_TIMEOUT_ENV",
     "DecodeGuard",
-    "DecodeTimeoutError",
     "active_guard",
     "configure_decode_guard",
     "timeout_from_env",
@@ -48,15 +51,86 @@ SERVER_TIMEOUT = 60.0
 _POLL_SECONDS = 0.2
 
 
-class DecodeTimeoutError(CorruptFileError):
-    """A file's pixel data did not decode within the deadline (the decoder was stopped)."""
+class _Pool:
+    """One pool of spawned workers, and the queue on which each reports the moment it starts a
+    job, so that a job's deadline counts from then: not from the moment the pool accepted it
+    (the pool marks a job running as soon as it queues it for the workers, before a worker has
+    even started, imported its decoder, or finished the job before it)."""
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        # A SimpleQueue writes to its pipe at once, in the calling thread: a decoder that then
+        # holds the GIL forever cannot keep the start from being reported.
+        self.started: SimpleQueue[int] = context.SimpleQueue()
+        self.executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.started,),
+        )
+        self._tokens = itertools.count()
+        self._starts: dict[int, float] = {}  # token -> time.monotonic() when its start was seen
+        self._lock = threading.Lock()
+
+    def token(self) -> int:
+        """A new number for a job, that its worker reports when it starts the job."""
+        return next(self._tokens)
+
+    def submit(
+        self, work: Callable[[Job], npt.NDArray[Any]], job: Job, token: int
+    ) -> Future[npt.NDArray[Any]]:
+        try:
+            return self.executor.submit(_run_reporting_start, work, token, job)
+        except RuntimeError as err:  # shut down just now: killed over another thread's file
+            raise BrokenProcessPool(str(err)) from err
+
+    def started_at(self, token: int) -> float | None:
+        """When a worker started the job ``token`` (as first seen here), else None."""
+        with self._lock:
+            now = time.monotonic()
+            while not self.started.empty():
+                self._starts[self.started.get()] = now
+            return self._starts.get(token)
+
+    def forget(self, token: int) -> None:
+        with self._lock:
+            self._starts.pop(token, None)
+
+    def kill(self) -> None:
+        """Stop every worker (one is stuck in a decoder) and the pool."""
+        # The executor has no public way to stop a running call; its processes are killed.
+        for process in list(getattr(self.executor, "_processes", {}).values()):
+            process.kill()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_started_queue: SimpleQueue[int] | None = None  # in a worker process: where starts are reported
+
+
+def _init_worker(started: SimpleQueue[int]) -> None:
+    global _started_queue
+    _started_queue = started
+
+
+def _run_reporting_start(
+    work: Callable[[Job], npt.NDArray[Any]], token: int, job: Job
+) -> npt.NDArray[Any]:
+    """In a worker: report that job ``token`` starts now, then decode it."""
+    if _started_queue is not None:
+        _started_queue.put(token)
+    return work(job)
 
 
 class DecodeGuard:
     """A pool of spawned decoding processes with a per-file deadline; thread-safe.
 
     ``work`` decodes one job in a worker; it must be importable by name there (the default is
-    :func:`dicom_io.pixels.plugins.decode_job`).
+    :func:`dicom_io.pixels.plugins.decode_job`). The deadline counts from the moment a worker
+    starts the job, so a worker's start, its imports and the files queued before this one do
+    not count against it.
     """
 
     def __init__(
@@ -73,16 +147,17 @@ class DecodeGuard:
         self.workers = workers or max(1, min(os.cpu_count() or 1, 4))
         self._work = work
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-        self._killed: set[ProcessPoolExecutor] = set()  # pools stopped on purpose
+        self._pool: _Pool | None = None
+        self._killed: set[_Pool] = set()  # pools stopped on purpose
 
     def decode(self, job: Job) -> npt.NDArray[Any]:
         """``work(job)`` in a worker process; see the module docstring for the failures."""
         for attempt in range(3):
             pool = self._current()
+            token = pool.token()
             try:
-                future = pool.submit(self._work, job)
-                return self._wait(future, pool, job)
+                future = pool.submit(self._work, job, token)
+                return self._wait(future, pool, token, job)
             except BrokenProcessPool:
                 if pool in self._killed:
                     continue  # stopped because of another file: this one was innocent
@@ -92,23 +167,23 @@ class DecodeGuard:
                         f"{job.name}: the pixel decoder crashed on this file's data; the file "
                         "is damaged."
                     ) from None
+            finally:
+                pool.forget(token)
         raise CorruptFileError(f"{job.name}: its pixel data could not be decoded (retried).")
 
     def warm(self) -> None:
         """Start a worker now (it takes about a second), without waiting for it."""
-        self._current().submit(os.getpid)
+        self._current().executor.submit(os.getpid)
 
     def _wait(
-        self, future: Future[npt.NDArray[Any]], pool: ProcessPoolExecutor, job: Job
+        self, future: Future[npt.NDArray[Any]], pool: _Pool, token: int, job: Job
     ) -> npt.NDArray[Any]:
-        started: float | None = None
         while True:
             try:
                 return future.result(timeout=_POLL_SECONDS)
             except FutureTimeout:
                 pass
-            if future.running() and started is None:
-                started = time.monotonic()
+            started = pool.started_at(token)
             if started is not None and time.monotonic() - started > self.timeout:
                 self._kill(pool)
                 raise DecodeTimeoutError(
@@ -117,36 +192,32 @@ class DecodeGuard:
                     f"({DECODE_TIMEOUT_ENV} sets the limit)."
                 )
 
-    def _current(self) -> ProcessPoolExecutor:
+    def _current(self) -> _Pool:
         with self._lock:
             if self._pool is None:
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                self._pool = _Pool(self.workers)
             return self._pool
 
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
+    def _discard(self, pool: _Pool) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
 
-    def _kill(self, pool: ProcessPoolExecutor) -> None:
+    def _kill(self, pool: _Pool) -> None:
         """Stop every worker of ``pool`` (one is stuck in a decoder) and forget the pool."""
         with self._lock:
             self._killed.add(pool)
             if self._pool is pool:
                 self._pool = None
-        # The executor has no public way to stop a running call; its processes are killed.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.kill()
 
     def close(self) -> None:
         """Stop the workers (at exit, or when the guard is replaced)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
 
 _active: DecodeGuard | None = None

@@ -60,7 +60,7 @@ _TYPE2_KEYWORDS = (
 
 
 def _references(series: Series) -> tuple[SliceReference, ...]:
-    refs = series._references() if series._references is not None else ()
+    refs = series.slice_references()
     if series.source_format != "dicom" or not refs:
         raise InvalidArgumentError(
             f"DICOM SR needs a DICOM study; series #{series.index + 1} was read from "

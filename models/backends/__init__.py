@@ -1,7 +1,7 @@
 """Generation backends: a model in this process, or an OpenAI-compatible server.
 
 Importing this package does not import torch or transformers (the local backend imports them
-when it first generates).
+when it first generates). What a backend raises lives in :mod:`models.errors`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,8 @@ from models.backends.base import (
     Backend,
     CancelToken,
     FinishReason,
-    GenerationError,
     GenerationRequest,
     GenerationSettings,
-    OutOfMemoryError,
-    RemoteServerError,
-    RemoteTimeoutError,
     Result,
     drain,
 )
@@ -26,13 +22,9 @@ __all__ = [
     "Backend",
     "CancelToken",
     "FinishReason",
-    "GenerationError",
     "GenerationRequest",
     "GenerationSettings",
     "OpenAIBackend",
-    "OutOfMemoryError",
-    "RemoteServerError",
-    "RemoteTimeoutError",
     "Result",
     "TransformersBackend",
     "drain",

@@ -7,10 +7,12 @@ returns the :class:`Result` when it ends; :func:`drain` collects both). Both tak
 an optional :class:`CancelToken`; cancelling stops generation at the next token and the
 :class:`Result` then says ``finish_reason="cancelled"``.
 
-Failures are :class:`GenerationError` (a ``RuntimeError``): :class:`OutOfMemoryError` when the
-GPU ran out of memory, :class:`RemoteServerError` when an OpenAI-compatible server failed,
-refused or could not be reached, and its subclass :class:`RemoteTimeoutError` (also a
-``TimeoutError``) when it did not answer in time.
+Failures are :class:`~models.errors.GenerationError` (a ``RuntimeError``, defined with the
+other model errors in :mod:`models.errors`): :class:`~models.errors.OutOfMemoryError` when the
+GPU ran out of memory, :class:`~models.errors.RemoteServerError` when an OpenAI-compatible server
+failed, refused or could not be reached, and its subclass
+:class:`~models.errors.RemoteTimeoutError` (also a ``TimeoutError``) when it did not answer in
+time.
 """
 
 from __future__ import annotations
@@ -22,48 +24,20 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from dicom_io.errors import RadLensError
 from models.inputs.messages import Message
 
 __all__ = [
     "Backend",
     "CancelToken",
     "FinishReason",
-    "GenerationError",
     "GenerationRequest",
     "GenerationSettings",
-    "OutOfMemoryError",
-    "RemoteServerError",
-    "RemoteTimeoutError",
     "Result",
     "drain",
 ]
 
 FinishReason = Literal["stop", "length", "cancelled"]
 _FINISH_REASONS = ("stop", "length", "cancelled")
-
-
-class GenerationError(RadLensError, RuntimeError):
-    """Generation failed; the cause is chained (``raise ... from``) and named in the message."""
-
-
-class OutOfMemoryError(GenerationError):
-    """The device ran out of memory while generating; the backend stays usable."""
-
-
-class RemoteServerError(GenerationError):
-    """An OpenAI-compatible server failed, refused the request, or could not be reached.
-
-    ``status_code`` is the HTTP status when the server answered with an error status, else None.
-    """
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class RemoteTimeoutError(RemoteServerError, TimeoutError):
-    """The server accepted no connection, or sent nothing, within the configured timeout."""
 
 
 @dataclass(frozen=True)
@@ -202,13 +176,14 @@ class Backend(Protocol):
     def model_id(self) -> str: ...
 
     def generate(self, request: GenerationRequest, cancel: CancelToken | None = None) -> Result:
-        """The whole answer; raises :class:`GenerationError` on failure."""
+        """The whole answer; raises :class:`~models.errors.GenerationError` on failure."""
         ...
 
     def stream(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> Generator[str, None, Result]:
-        """The answer as text deltas, in order; raises :class:`GenerationError` on failure.
+        """The answer as text deltas, in order; raises :class:`~models.errors.GenerationError`
+        on failure.
 
         The generator's return value (``result = yield from backend.stream(...)``, or
         :func:`drain`) is the :class:`Result`. Closing it early cancels the generation.

@@ -16,7 +16,8 @@ Precisions (:class:`Precision`):
   warning that answers will be slow. int8 is never chosen automatically: 8-bit MedGemma output
   has been seen to be gibberish.
 
-Quantization always leaves the vision encoder, the projector and ``lm_head`` in bf16. transformers
+Quantization always leaves the vision encoder, the projector and ``lm_head`` in bf16 (each family
+names its modules: :attr:`~models.families.base.FamilyAdapter.unquantized_modules`). transformers
 5 matches ``llm_int8_skip_modules`` on full module names, so they are listed with their full
 prefixes (a short name like ``"vision_tower"`` is silently ignored).
 
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import DeviceUnavailableError, ModelNotFoundError, UnsupportedPrecisionError
+from models.families.lookup import unquantized_modules
 
 __all__ = [
     "UNQUANTIZED_MODULES",
@@ -48,14 +50,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Full module-name prefixes kept unquantized: Gemma3's SigLIP tower and projector, Qwen2.5-VL's
-# vision transformer (with its patch merger), and the output head of both.
-UNQUANTIZED_MODULES = (
-    "model.vision_tower",
-    "model.multi_modal_projector",
-    "model.visual",
-    "lm_head",
-)
+# Full module-name prefixes kept unquantized: every family's (its adapter says which).
+UNQUANTIZED_MODULES = unquantized_modules()
 
 _GIB = 1024**3
 # Room left beside the weights for activations, the KV cache of a few thousand image tokens

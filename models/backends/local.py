@@ -35,13 +35,12 @@ from typing import Any
 from models.backends.base import (
     CancelToken,
     FinishReason,
-    GenerationError,
     GenerationRequest,
-    OutOfMemoryError,
     Result,
     drain,
 )
 from models.backends.loading import LoadedModel
+from models.errors import GenerationError, OutOfMemoryError
 from models.inputs.messages import to_transformers
 
 __all__ = ["TransformersBackend"]

@@ -1,9 +1,8 @@
-"""Processors (image preprocessing + tokenizer + chat template) for the supported model families.
+"""Load processors (image preprocessing + tokenizer + chat template) for every model family.
 
-The stock ``Qwen2_5_VLProcessor`` always builds a video processor, and in transformers 5 every
-video processor needs torchvision, which does not work beside a CPU-only torch. RadLens sends
-images only, so :class:`Qwen2_5_VLImageProcessor` drops the video part: it takes the image
-processor and tokenizer alone, and refuses videos with a clear error.
+A family whose stock processor does not suit RadLens names its replacement in its adapter
+(:meth:`~models.families.base.FamilyAdapter.processor_override`; today Qwen2.5-VL's image-only
+processor, :mod:`models.families.qwen2_5_vl_processor`).
 
 :func:`load_processor` is how RadLens loads every processor. It cannot just call
 ``AutoProcessor.from_pretrained``: real Qwen2.5-VL and Lingshu repositories name
@@ -11,9 +10,8 @@ processor and tokenizer alone, and refuses videos with a clear error.
 resolves such a name to the stock class before it looks at its registry. So the override is
 chosen from the model's config type, through the registry filled by :func:`register_processors`.
 
-This module imports transformers at import time (it subclasses a transformers class): import it
-only inside functions, as :mod:`models.backends.loading` does, so RadLens starts without
-transformers.
+This module imports transformers at import time: import it only inside functions, as
+:mod:`models.backends.loading` does, so RadLens starts without transformers.
 """
 
 from __future__ import annotations
@@ -21,56 +19,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoConfig, AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLProcessor
-from transformers.processing_utils import ProcessorMixin
+from transformers import AutoConfig, AutoProcessor
 
-__all__ = [
-    "PROCESSOR_OVERRIDES",
-    "Qwen2_5_VLImageProcessor",
-    "load_processor",
-    "register_processors",
-]
+from models.families import ADAPTERS
+
+__all__ = ["load_processor", "processor_overrides", "register_processors"]
 
 
-class Qwen2_5_VLImageProcessor(Qwen2_5_VLProcessor):
-    """Qwen2.5-VL processor for images and text only: no video processor, no torchvision.
-
-    Same tokens, chat template and image handling as ``Qwen2_5_VLProcessor`` (it is a subclass);
-    only the ``video_processor`` argument is gone. ``ProcessorMixin`` derives the sub-processors
-    to load and save from this ``__init__`` signature.
-    """
-
-    def __init__(
-        self,
-        image_processor: Any = None,
-        tokenizer: Any = None,
-        chat_template: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        # The parent sets the image/video token strings and ids, then hands its three
-        # sub-processors to ProcessorMixin, which pairs them with get_attributes() (read from
-        # this signature: image_processor, tokenizer), so the absent video processor is dropped.
-        super().__init__(  # type: ignore[no-untyped-call]
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
-
-    def __call__(self, *args: Any, videos: Any = None, **kwargs: Any) -> Any:
-        if videos is not None:
-            raise ValueError(
-                f"{type(self).__name__} handles images only; pass each frame as an image "
-                "instead of `videos`."
-            )
-        return super().__call__(*args, **kwargs)
-
-
-# Config class -> processor class used instead of the stock one for that config.
-PROCESSOR_OVERRIDES: dict[type[Any], type[ProcessorMixin]] = {
-    Qwen2_5_VLConfig: Qwen2_5_VLImageProcessor,
-}
+def processor_overrides() -> dict[type[Any], type[Any]]:
+    """Config class -> processor class used instead of the stock one, from every family."""
+    pairs = (a.processor_override() for a in ADAPTERS.values())
+    return dict(pair for pair in pairs if pair is not None)
 
 
 def register_processors() -> None:
@@ -80,7 +39,7 @@ def register_processors() -> None:
     name no processor class or name the override itself (as ``save_pretrained`` writes it).
     Folders that name the stock class need :func:`load_processor`.
     """
-    for config_class, processor_class in PROCESSOR_OVERRIDES.items():
+    for config_class, processor_class in processor_overrides().items():
         AutoProcessor.register(  # type: ignore[no-untyped-call]
             config_class, processor_class, exist_ok=True
         )
@@ -95,7 +54,7 @@ def load_processor(folder: str | Path, config: Any = None, **kwargs: Any) -> Any
     register_processors()
     if config is None:
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
-    override = PROCESSOR_OVERRIDES.get(type(config))
+    override = processor_overrides().get(type(config))
     if override is not None:
         return override.from_pretrained(folder, local_files_only=True, **kwargs)
     return AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]

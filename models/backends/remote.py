@@ -38,11 +38,10 @@ from models.backends.base import (
     CancelToken,
     FinishReason,
     GenerationRequest,
-    RemoteServerError,
-    RemoteTimeoutError,
     Result,
     drain,
 )
+from models.errors import RemoteServerError, RemoteTimeoutError
 from models.inputs.messages import to_openai
 
 __all__ = ["OpenAIBackend", "chat_completions_url"]

@@ -1,24 +1,21 @@
-"""Model families: how each architecture wants its images and how many tokens they cost.
+"""The vocabulary of model families (:class:`Family`) and the one shape every family has
+(:class:`FamilyAdapter`).
 
-Facts from the model cards and processors: Gemma3 (MedGemma) encodes every image as 256 tokens
-at 896x896; Qwen2.5-VL (and Lingshu) cuts images into 14 px patches merged 2x2, so one token per
-28x28 pixels, with sides resized to multiples of 28 between ``min_pixels`` and ``max_pixels``.
+A family module (:mod:`models.families.gemma3`, :mod:`.qwen2_5_vl`, :mod:`.remote`) holds every
+fact about one architecture and exposes it as ``ADAPTER``; :mod:`models.families.lookup` finds
+it. Callers ask the adapter instead of branching on :class:`Family`.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any, Protocol
 
-__all__ = [
-    "GEMMA3_IMAGE_SIZE",
-    "GEMMA3_TOKENS_PER_IMAGE",
-    "QWEN_FACTOR",
-    "QWEN_MAX_PIXELS",
-    "QWEN_MIN_PIXELS",
-    "Family",
-    "qwen_resized_size",
-]
+__all__ = ["Family", "FamilyAdapter", "Pad", "Size", "digit_label_tokens"]
+
+Pad = tuple[int, int, int, int]  # (left, top, right, bottom) zeros added to a source slice
+Size = tuple[int, int]  # (width, height) in pixels
 
 
 class Family(StrEnum):
@@ -27,37 +24,80 @@ class Family(StrEnum):
     REMOTE = "remote"  # whatever an OpenAI-compatible server runs
 
 
-GEMMA3_IMAGE_SIZE = 896
-GEMMA3_TOKENS_PER_IMAGE = 256
-QWEN_FACTOR = 28  # 14 px patches merged 2x2
-QWEN_MIN_PIXELS = 4 * QWEN_FACTOR * QWEN_FACTOR
-QWEN_MAX_PIXELS = 1280 * QWEN_FACTOR * QWEN_FACTOR  # the cap Qwen recommends for memory
+class FamilyAdapter(Protocol):
+    """Everything RadLens needs to know about one model family.
 
-
-def qwen_resized_size(
-    width: int,
-    height: int,
-    min_pixels: int = QWEN_MIN_PIXELS,
-    max_pixels: int = QWEN_MAX_PIXELS,
-    factor: int = QWEN_FACTOR,
-) -> tuple[int, int]:
-    """``(width, height)`` Qwen2.5-VL's processor resizes an image to (its ``smart_resize``).
-
-    Sides become multiples of ``factor`` close to the original aspect ratio, with the area
-    brought within ``[min_pixels, max_pixels]``.
+    Attributes:
+        family: the family's :class:`Family` member.
+        model_types: ``config.json`` ``model_type`` values of local folders of this family.
+        model_names: the models it covers, for messages (``"MedGemma"``).
+        box_format: the native box convention (a ``models.grounding.placement.Convention``
+            value, also the prompts' box format id).
+        default_max_slices: images sent for a volume when the user does not say.
+        image_tokens_note: what an image costs, in words (``radlens models``).
+        unquantized_modules: full module-name prefixes bitsandbytes must leave in bf16.
+        config_defaults: transformers' defaults for text-config keys a ``config.json`` may
+            leave out (for the memory estimate of a local folder).
     """
-    if width <= 0 or height <= 0:
-        raise ValueError(f"Image size must be positive, not {width}x{height}.")
-    if max(width, height) / min(width, height) > 200:
-        raise ValueError(f"Aspect ratio of {width}x{height} is beyond 200, which Qwen refuses.")
-    h = round(height / factor) * factor
-    w = round(width / factor) * factor
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    elif h * w < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h = math.ceil(height * beta / factor) * factor
-        w = math.ceil(width * beta / factor) * factor
-    return w, h
+
+    @property
+    def family(self) -> Family: ...
+    @property
+    def model_types(self) -> tuple[str, ...]: ...
+    @property
+    def model_names(self) -> str: ...
+    @property
+    def box_format(self) -> str: ...
+    @property
+    def default_max_slices(self) -> int: ...
+    @property
+    def image_tokens_note(self) -> str: ...
+    @property
+    def unquantized_modules(self) -> tuple[str, ...]: ...
+    @property
+    def config_defaults(self) -> Mapping[str, Any]: ...
+
+    def geometry(
+        self, width: int, height: int, *, min_pixels: int, max_pixels: int
+    ) -> tuple[Pad, Size]:
+        """``(pad, model_size)`` for a ``width`` x ``height`` source slice, within the area
+        bounds the input options allow (a fixed-size family ignores them)."""
+        ...
+
+    def image_tokens(self, model_size: Size) -> int:
+        """Prompt tokens of one image of ``model_size``, its delimiters included."""
+        ...
+
+    def label_tokens(self, label: str) -> int:
+        """Approximate prompt tokens of the text label sent before an image."""
+        ...
+
+    def tokens_per_image(self, width: int, height: int) -> int | None:
+        """The image's own tokens for a ``width`` x ``height`` source at the default geometry;
+        None when a server decides."""
+        ...
+
+    def overflow_advice(self) -> str:
+        """What to change when a single image does not fit the context."""
+        ...
+
+    def sliding_attention(
+        self, text_config: Mapping[str, Any], layers: int
+    ) -> tuple[int, int | None]:
+        """``(sliding layers, window)`` of a checkpoint from its text config."""
+        ...
+
+    def processor_override(self) -> tuple[type[Any], type[Any]] | None:
+        """``(config class, processor class)`` to load instead of the stock processor, or None.
+
+        Imports transformers: call it only when loading a model.
+        """
+        ...
+
+
+def digit_label_tokens(label: str) -> int:
+    """Approximate tokens of a label: ``"SLICE"`` and the space ~3, then one per digit.
+
+    For tokenizers that split numbers into single digits (Gemma3 and Qwen2.5-VL both do).
+    """
+    return 3 + sum(ch.isdigit() for ch in label) if label else 0

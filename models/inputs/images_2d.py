@@ -2,11 +2,11 @@
 
 Every model image is one source slice put through the same three MONAI array transforms:
 ``ScaleIntensityRange`` once per output channel (a VOI window, a CT HU window or a data range
-mapped to 0..255 and clipped), ``BorderPad`` (zeros; to a square for Gemma3, split evenly:
-``diff // 2`` before, the rest after, as MedGemma was trained) and ``Resize`` (``"area"`` when
-shrinking, which averages every source pixel like an anti-aliased filter, ``"bilinear"`` when
-enlarging). The geometry is decided from sizes alone (:func:`model_geometry`), so token counts
-are known before any voxel is decoded. MONAI is imported inside the functions (~4 s).
+mapped to 0..255 and clipped), ``BorderPad`` (zeros, as the family's geometry says) and
+``Resize`` (``"area"`` when shrinking, which averages every source pixel like an anti-aliased
+filter, ``"bilinear"`` when enlarging). The pad and size are decided from sizes alone by the
+family adapter (:meth:`models.families.base.FamilyAdapter.geometry`), so token counts are known
+before any voxel is decoded. MONAI is imported inside the functions (~4 s).
 
 Speed (see ``bench/prepare.py``): only the selected slices are converted, about one 512x512
 slice at a time, so the float32 intermediates stay small; intensities are scaled to
@@ -23,9 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dicom_io.study import Window
-from models.families.base import GEMMA3_IMAGE_SIZE, Family, qwen_resized_size
 
-__all__ = ["ChannelRanges", "model_geometry", "render_images", "square_pad", "window_range"]
+__all__ = ["ChannelRanges", "render_images", "window_range"]
 
 # (a_min, a_max) per output channel: a_min maps to 0 and a_max to 255 (a_min > a_max inverts).
 # One entry: grey replicated to RGB. None: the source is RGB already and is kept as it is.
@@ -42,27 +41,6 @@ def window_range(window: Window, invert: bool = False) -> tuple[float, float]:
     half = max(window.width - 1.0, 1e-6) / 2.0
     low, high = window.center - 0.5 - half, window.center - 0.5 + half
     return (high, low) if invert else (low, high)
-
-
-def square_pad(width: int, height: int) -> tuple[int, int, int, int]:
-    """``(left, top, right, bottom)`` zeros that make the image square, split evenly."""
-    side = max(width, height)
-    dx, dy = side - width, side - height
-    return (dx // 2, dy // 2, dx - dx // 2, dy - dy // 2)
-
-
-def model_geometry(
-    family: Family, width: int, height: int, min_pixels: int, max_pixels: int
-) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
-    """``(pad, model_size)`` for a ``width`` x ``height`` source slice.
-
-    Gemma3: padded to a square, then resized to 896x896. Qwen2.5-VL (and remote models, whose
-    processor is unknown): no padding, resized to exactly the size Qwen's ``smart_resize`` picks,
-    so the processor does not resize again and box pixels are in this frame.
-    """
-    if family is Family.GEMMA3:
-        return square_pad(width, height), (GEMMA3_IMAGE_SIZE, GEMMA3_IMAGE_SIZE)
-    return (0, 0, 0, 0), qwen_resized_size(width, height, min_pixels, max_pixels)
 
 
 def render_images(

@@ -2,11 +2,10 @@
 
 :func:`build_inputs` is a pure function: (series or volume, slice selection, model family,
 options) to :class:`ModelInputs`, the uint8 RGB images in the order the model sees them, one
-:class:`~models.inputs.mapping.ImageMapping` per image (pad and resize recorded, so boxes land on
-source
-pixels), the source slice of each image, its text label and the token cost. The pixels are made
-with MONAI array transforms (:mod:`models.inputs.images_2d`), the slices chosen by
-:mod:`models.inputs.slices_3d`.
+:class:`~models.inputs.mapping.ImageMapping` per image (pad and resize recorded, so boxes land
+on source pixels), the source slice of each image, its text label and the token cost. The
+pixels are made with MONAI array transforms (:mod:`models.inputs.images_2d`), the slices chosen
+by :mod:`models.inputs.slices_3d`.
 
 Modes (:class:`InputMode`):
 
@@ -21,15 +20,9 @@ Modes (:class:`InputMode`):
 - ``slab``: the volume recipe on ``current_slice +- slab_half_width``.
 - ``auto``: ``volume`` for a grey stack of several slices, else ``current``.
 
-Geometry per family: Gemma3 pads to a square (zeros split evenly) and resizes to 896x896;
-Qwen2.5-VL is resized to exactly its processor's ``smart_resize`` size (multiples of 28 within
-``qwen_min_pixels..qwen_max_pixels``), unpadded, so the processor keeps it as it is. Remote
-models (unknown processor) get the Qwen geometry, a size any server accepts.
-
-Defaults: ``max_slices`` 85 for Gemma3 (the recipe: 85 x 256 = 21,760 image tokens, within its
-128k context) and 16 for Qwen2.5-VL and remote models: a 512x512 slice costs Qwen 324 tokens
-(504x504 after smart_resize), so 16 slices are ~5,200 tokens, which with a 7B model in 4 bits
-keeps a 24 GB GPU comfortable; raise it when memory allows. ``slab_half_width`` 4: nine slices,
+Geometry (pad and resize, within ``qwen_min_pixels..qwen_max_pixels`` where the family resizes
+to an area), token cost, label tokens and the default ``max_slices`` are the family adapter's
+(:mod:`models.families`); nothing here branches on the family. ``slab_half_width`` 4: nine slices,
 about a centimetre of a thin-slice CT. The current slice defaults to the middle one.
 
 Slice labels are ``"SLICE k"`` with ``k`` the 0-based source slice index (the same number as
@@ -51,41 +44,25 @@ from dicom_io.study import Orientation, Series, Window
 from dicom_io.volume import Volume
 from dicom_io.windowing import parse_window
 from models.errors import ContextOverflowError
-from models.families.base import (
-    GEMMA3_TOKENS_PER_IMAGE,
-    QWEN_FACTOR,
-    QWEN_MAX_PIXELS,
-    QWEN_MIN_PIXELS,
-    Family,
-)
-from models.inputs.images_2d import ChannelRanges, model_geometry, render_images, window_range
+from models.families import Family, FamilyAdapter, adapter
+from models.families.qwen2_5_vl import MAX_PIXELS as QWEN_MAX_PIXELS
+from models.families.qwen2_5_vl import MIN_PIXELS as QWEN_MIN_PIXELS
+from models.inputs.images_2d import ChannelRanges, render_images, window_range
 from models.inputs.mapping import ImageMapping
 from models.inputs.messages import ImagePart, Message, Part, TextPart
 from models.inputs.slices_3d import CT_WINDOWS, data_range, sample_slices, slab_slices
 
 __all__ = [
-    "DEFAULT_MAX_SLICES",
     "DEFAULT_SLAB_HALF_WIDTH",
     "InputMode",
     "InputOptions",
     "ModelInputs",
     "build_inputs",
     "estimate_tokens",
-    "image_tokens",
-    "label_tokens",
     "to_messages",
 ]
 
-DEFAULT_MAX_SLICES: dict[Family, int] = {
-    Family.GEMMA3: 85,
-    Family.QWEN2_5_VL: 16,
-    Family.REMOTE: 16,
-}
 DEFAULT_SLAB_HALF_WIDTH = 4
-# Tokens around each image's own: Gemma3 writes "\n\n<start_of_image>" + 256 soft tokens +
-# "<end_of_image>\n\n"; Qwen2.5-VL "<|vision_start|>" + pads + "<|vision_end|>".
-GEMMA3_IMAGE_WRAPPER_TOKENS = 4
-QWEN_IMAGE_WRAPPER_TOKENS = 2
 
 
 class InputMode(StrEnum):
@@ -137,9 +114,11 @@ class InputOptions:
                 f"({self.qwen_max_pixels}) must satisfy 0 < min <= max."
             )
 
-    def slices_for(self, family: Family) -> int:
+    def slices_for(self, family: Family | str) -> int:
         """``max_slices``, or the family's default when unset."""
-        return self.max_slices if self.max_slices is not None else DEFAULT_MAX_SLICES[family]
+        if self.max_slices is not None:
+            return self.max_slices
+        return adapter(family).default_max_slices
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,22 +166,6 @@ class _Plan:
     model_size: tuple[int, int]
 
 
-def image_tokens(family: Family | str, model_size: tuple[int, int]) -> int:
-    """Prompt tokens of one image of ``model_size`` (width, height), its delimiters included."""
-    if Family(family) is Family.GEMMA3:
-        return GEMMA3_TOKENS_PER_IMAGE + GEMMA3_IMAGE_WRAPPER_TOKENS
-    width, height = model_size
-    return (width // QWEN_FACTOR) * (height // QWEN_FACTOR) + QWEN_IMAGE_WRAPPER_TOKENS
-
-
-def label_tokens(label: str) -> int:
-    """Approximate tokens of a label: ``"SLICE"`` and the space ~3, then one per digit.
-
-    Gemma3 and Qwen2.5-VL tokenizers both split numbers into single digits.
-    """
-    return 3 + sum(ch.isdigit() for ch in label) if label else 0
-
-
 def estimate_tokens(
     source: Series | Volume,
     family: Family | str,
@@ -218,12 +181,12 @@ def estimate_tokens(
         ContextOverflowError: the count exceeds ``context_limit``.
         InvalidArgumentError: a slice or slice range outside the series.
     """
-    family = Family(family)
+    chosen = adapter(family)
     options = options or InputOptions()
-    plan = _plan(_as_series(source, modality, photometric), family, options)
-    tokens = _plan_tokens(plan, family)
+    plan = _plan(_as_series(source, modality, photometric), chosen, options)
+    tokens = _plan_tokens(plan, chosen)
     if context_limit is not None:
-        _check_context(tokens, plan, family, context_limit)
+        _check_context(tokens, plan, chosen, context_limit)
     return tokens
 
 
@@ -247,12 +210,12 @@ def build_inputs(
             any pixel work).
         InvalidArgumentError: a slice, slice range or window that does not fit the series.
     """
-    family = Family(family)
+    chosen = adapter(family)
     options = options or InputOptions()
     series = _as_series(source, modality, photometric)
-    plan = _plan(series, family, options)
+    plan = _plan(series, chosen, options)
     if context_limit is not None:
-        _check_context(_plan_tokens(plan, family), plan, family, context_limit)
+        _check_context(_plan_tokens(plan, chosen), plan, chosen, context_limit)
     slices = np.take(series.volume.array, plan.indices, axis=0)
     ranges, intensity = _intensity(series, plan.mode, options, slices)
     pixels = render_images(slices, ranges, plan.pad, plan.model_size)
@@ -264,7 +227,7 @@ def build_inputs(
     )
     images = tuple(pixels[i] for i in range(len(plan.indices)))
     tokens = sum(
-        image_tokens(family, (image.shape[1], image.shape[0])) + label_tokens(label)
+        chosen.image_tokens((image.shape[1], image.shape[0])) + chosen.label_tokens(label)
         for image, label in zip(images, plan.labels, strict=True)
     )
     return ModelInputs(
@@ -273,7 +236,7 @@ def build_inputs(
         slice_indices=plan.indices,
         labels=plan.labels,
         image_tokens=tokens,
-        family=family,
+        family=chosen.family,
         description=_describe(plan, intensity),
     )
 
@@ -315,11 +278,11 @@ def _as_series(source: Series | Volume, modality: str | None, photometric: str |
         spacing_known=volume.spacing_known,
         orientation=Orientation.UNKNOWN,
         photometric=photometric or ("RGB" if volume.is_rgb else "MONOCHROME2"),
-        _loader=loader,
+        loader=loader,
     )
 
 
-def _plan(series: Series, family: Family, options: InputOptions) -> _Plan:
+def _plan(series: Series, family: FamilyAdapter, options: InputOptions) -> _Plan:
     count, rows, columns = series.shape
     mode = InputMode(options.mode)
     if mode is InputMode.AUTO:
@@ -328,7 +291,7 @@ def _plan(series: Series, family: Family, options: InputOptions) -> _Plan:
     current = count // 2 if options.current_slice is None else options.current_slice
     if not 0 <= current < count:
         raise InvalidArgumentError(f"Current slice {current} is outside 0..{count - 1}.")
-    max_slices = options.slices_for(family)
+    max_slices = options.slices_for(family.family)
     if mode is InputMode.CURRENT:
         indices: tuple[int, ...] = (current,)
     elif mode is InputMode.SLAB:
@@ -336,19 +299,19 @@ def _plan(series: Series, family: Family, options: InputOptions) -> _Plan:
         indices = slab_slices(count, current, half, max_slices, options.slice_range)
     else:
         indices = sample_slices(count, max_slices, options.slice_range)
-    pad, model_size = model_geometry(
-        family, columns, rows, options.qwen_min_pixels, options.qwen_max_pixels
+    pad, model_size = family.geometry(
+        columns, rows, min_pixels=options.qwen_min_pixels, max_pixels=options.qwen_max_pixels
     )
     labels = tuple(f"SLICE {k}" if count > 1 else "" for k in indices)
     return _Plan(mode, count, indices, labels, (columns, rows), pad, model_size)
 
 
-def _plan_tokens(plan: _Plan, family: Family) -> int:
-    per_image = image_tokens(family, plan.model_size)
-    return sum(per_image + label_tokens(label) for label in plan.labels)
+def _plan_tokens(plan: _Plan, family: FamilyAdapter) -> int:
+    per_image = family.image_tokens(plan.model_size)
+    return sum(per_image + family.label_tokens(label) for label in plan.labels)
 
 
-def _check_context(tokens: int, plan: _Plan, family: Family, context_limit: int) -> None:
+def _check_context(tokens: int, plan: _Plan, family: FamilyAdapter, context_limit: int) -> None:
     if tokens <= context_limit:
         return
     n = len(plan.indices)
@@ -356,10 +319,8 @@ def _check_context(tokens: int, plan: _Plan, family: Family, context_limit: int)
     fit = context_limit // per_image
     if fit >= 1 and plan.mode is not InputMode.CURRENT:
         advice = f"lower max_slices to {fit} or fewer, or narrow slice_range"
-    elif family is Family.GEMMA3:
-        advice = "use a model with a longer context"
     else:
-        advice = "lower qwen_max_pixels"
+        advice = family.overflow_advice()
     raise ContextOverflowError(
         f"The images need about {tokens:,} tokens ({n} x ~{per_image:,}) but the context "
         f"limit is {context_limit:,} tokens: {advice}."

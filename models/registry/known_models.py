@@ -13,25 +13,18 @@ qwen2.5-vl-3b    Qwen/Qwen2.5-VL-3B-Instruct      qwen2_5_vl  3.75 B  32K      Q
 qwen2.5-vl-7b    Qwen/Qwen2.5-VL-7B-Instruct      qwen2_5_vl  8.29 B  32K      Apache-2.0
 ===============  ===============================  ==========  ======  =======  ===============
 
-Boxes: ``gemma_box_2d`` for the Gemma3 family, ``qwen_abs`` for Qwen2.5-VL and Lingshu. System
+Box conventions and image token costs are the family's (:mod:`models.families`). System
 prompt: MedGemma 4B's card uses "You are an expert radiologist."; the other cards' examples send
 none. The ``remote`` entry is built from the environment (:mod:`models.registry.remote_entry`).
 """
 
 from __future__ import annotations
 
-from models.families.base import (
-    GEMMA3_IMAGE_SIZE,
-    GEMMA3_TOKENS_PER_IMAGE,
-    QWEN_FACTOR,
-    QWEN_MAX_PIXELS,
-    QWEN_MIN_PIXELS,
-    Family,
-)
+from models.families import Family
 from models.registry.memory import Architecture
 from models.registry.spec import ModelSpec
 
-__all__ = ["GEMMA3_TOKENS", "KNOWN_SPECS", "QWEN_TOKENS"]
+__all__ = ["KNOWN_SPECS"]
 
 # Counted from each config.json on the meta device (transformers 5.24); totals match the hub's
 # 4.30 B, 8.29 B and 3.75 B. Gemma3 4B: 29 of 34 layers use a 1024-token sliding window.
@@ -68,14 +61,6 @@ _QWEN2_5_VL_3B = Architecture(
     tied_embeddings=True,
 )
 
-GEMMA3_TOKENS = (
-    f"{GEMMA3_TOKENS_PER_IMAGE} per image (resized to {GEMMA3_IMAGE_SIZE}x{GEMMA3_IMAGE_SIZE})"
-)
-QWEN_TOKENS = (
-    f"1 per {QWEN_FACTOR}x{QWEN_FACTOR} px of the resized image "
-    f"({QWEN_MIN_PIXELS // QWEN_FACTOR**2}-{QWEN_MAX_PIXELS // QWEN_FACTOR**2} per image; "
-    "512x512 -> 324)"
-)
 _HAI_DEF = "Health AI Developer Foundations terms of use"
 _QWEN_TEMPLATE = "Without a system message the chat template adds 'You are a helpful assistant.'"
 
@@ -85,8 +70,6 @@ KNOWN_SPECS: tuple[ModelSpec, ...] = (
         name="MedGemma 1.5 4B-it",
         source="google/medgemma-1.5-4b-it",
         family=Family.GEMMA3,
-        grounding="gemma_box_2d",
-        image_tokens=GEMMA3_TOKENS,
         architecture=_GEMMA3_4B,
         context_length=131_072,
         license=_HAI_DEF,
@@ -104,8 +87,6 @@ KNOWN_SPECS: tuple[ModelSpec, ...] = (
         name="MedGemma 4B-it",
         source="google/medgemma-4b-it",
         family=Family.GEMMA3,
-        grounding="gemma_box_2d",
-        image_tokens=GEMMA3_TOKENS,
         architecture=_GEMMA3_4B,
         context_length=131_072,
         license=_HAI_DEF,
@@ -122,8 +103,6 @@ KNOWN_SPECS: tuple[ModelSpec, ...] = (
         name="Lingshu-7B",
         source="lingshu-medical-mllm/Lingshu-7B",
         family=Family.QWEN2_5_VL,
-        grounding="qwen_abs",
-        image_tokens=QWEN_TOKENS,
         architecture=_QWEN2_5_VL_7B,
         context_length=32_768,
         license="MIT",
@@ -140,8 +119,6 @@ KNOWN_SPECS: tuple[ModelSpec, ...] = (
         name="Qwen2.5-VL-3B-Instruct",
         source="Qwen/Qwen2.5-VL-3B-Instruct",
         family=Family.QWEN2_5_VL,
-        grounding="qwen_abs",
-        image_tokens=QWEN_TOKENS,
         architecture=_QWEN2_5_VL_3B,
         context_length=32_768,
         license="Qwen Research License (non-commercial)",
@@ -155,8 +132,6 @@ KNOWN_SPECS: tuple[ModelSpec, ...] = (
         name="Qwen2.5-VL-7B-Instruct",
         source="Qwen/Qwen2.5-VL-7B-Instruct",
         family=Family.QWEN2_5_VL,
-        grounding="qwen_abs",
-        image_tokens=QWEN_TOKENS,
         architecture=_QWEN2_5_VL_7B,
         context_length=32_768,
         license="Apache-2.0",

@@ -1,39 +1,22 @@
-"""A spec for a local model folder: family from ``config.json``, size from the weight files."""
+"""A spec for a local model folder: family from ``config.json``'s ``model_type`` (the family
+adapters say which types they run), size from the weight files."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from models.errors import ModelNotFoundError, UnsupportedModelError
-from models.families.base import Family
-from models.registry.known_models import GEMMA3_TOKENS, QWEN_TOKENS
+from models.families import FamilyAdapter, adapter_for_model_type
+from models.families.lookup import local_model_types
 from models.registry.memory import Architecture
 from models.registry.spec import ModelSpec
 
 __all__ = ["spec_from_folder"]
 
-# config.json model_type -> family and native box convention.
-_FOLDER_FAMILIES: Mapping[str, tuple[Family, str]] = {
-    "gemma3": (Family.GEMMA3, "gemma_box_2d"),
-    "qwen2_5_vl": (Family.QWEN2_5_VL, "qwen_abs"),
-}
-# transformers' defaults for keys a config.json may leave out (Gemma3TextConfig, Qwen2.5-VL).
-_TEXT_DEFAULTS: Mapping[Family, Mapping[str, Any]] = {
-    Family.GEMMA3: {
-        "num_attention_heads": 8,
-        "num_key_value_heads": 4,
-        "head_dim": 256,
-        "vocab_size": 262_208,
-        "tie_word_embeddings": True,
-        "sliding_window": 4096,
-    },
-    Family.QWEN2_5_VL: {"tie_word_embeddings": False},
-}
 _VISION_PREFIXES = ("visual.", "vision_tower.", "multi_modal_projector.")
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 
@@ -51,12 +34,12 @@ def spec_from_folder(folder: str | Path) -> ModelSpec:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UnsupportedModelError(f"{config_file}: not a readable JSON file ({err}).") from err
     model_type = str(config.get("model_type", ""))
-    if model_type not in _FOLDER_FAMILIES:
+    family = adapter_for_model_type(model_type)
+    if family is None:
         raise UnsupportedModelError(
             f"Model folder {path.name}: model_type {model_type!r} is not supported; RadLens runs "
-            "gemma3 (MedGemma) and qwen2_5_vl (Qwen2.5-VL, Lingshu) models."
+            f"{local_model_types()} models."
         )
-    family, grounding = _FOLDER_FAMILIES[model_type]
     architecture = _folder_architecture(path, config, family)
     text = {**config, **config.get("text_config", {})}
     slug = re.sub(r"[^a-z0-9.]+", "-", path.name.lower()).strip("-.") or "local-model"
@@ -64,9 +47,7 @@ def spec_from_folder(folder: str | Path) -> ModelSpec:
         id=slug,
         name=path.name,
         source=str(path),
-        family=family,
-        grounding=grounding,
-        image_tokens=GEMMA3_TOKENS if family is Family.GEMMA3 else QWEN_TOKENS,
+        family=family.family,
         architecture=architecture,
         context_length=text.get("max_position_embeddings"),
         license="see the folder's model card",
@@ -76,8 +57,10 @@ def spec_from_folder(folder: str | Path) -> ModelSpec:
     )
 
 
-def _folder_architecture(folder: Path, config: dict[str, Any], family: Family) -> Architecture:
-    text = {**_TEXT_DEFAULTS[family], **config, **config.get("text_config", {})}
+def _folder_architecture(
+    folder: Path, config: dict[str, Any], family: FamilyAdapter
+) -> Architecture:
+    text = {**family.config_defaults, **config, **config.get("text_config", {})}
     if "tie_word_embeddings" in config:
         text["tie_word_embeddings"] = config["tie_word_embeddings"]
     try:
@@ -90,12 +73,7 @@ def _folder_architecture(folder: Path, config: dict[str, Any], family: Family) -
         raise UnsupportedModelError(
             f"Model folder {folder.name}: config.json lacks the text model's size ({err})."
         ) from err
-    sliding, window = 0, None
-    if family is Family.GEMMA3:
-        kinds = text.get("layer_types") or [
-            "full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(layers)
-        ]
-        sliding, window = sum(k == "sliding_attention" for k in kinds), int(text["sliding_window"])
+    sliding, window = family.sliding_attention(text, layers)
     total, vision = _count_params(folder, config)
     return Architecture(
         params=total,

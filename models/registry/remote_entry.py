@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from dicom_io.errors import InvalidArgumentError
-from models.families.base import Family
+from models.families import Family
+from models.families.remote import ADAPTER as REMOTE
 from models.registry.spec import CONVENTION_NAME, ModelSpec
 
 __all__ = ["REMOTE_ID", "RemoteSettings", "remote_settings", "remote_spec"]
@@ -24,7 +25,7 @@ class RemoteSettings:
     url: str
     model: str | None
     api_key: str | None = field(default=None, repr=False)
-    grounding: str = "qwen_abs"
+    grounding: str = REMOTE.box_format
     timeout: float = 120.0  # seconds without a byte from the server (the first token included)
 
     def __post_init__(self) -> None:
@@ -63,7 +64,7 @@ def remote_settings(environ: Mapping[str, str] | None = None) -> RemoteSettings:
         url=env.get("RADLENS_REMOTE_URL", "").strip() or _REMOTE_DEFAULT_URL,
         model=env.get("RADLENS_REMOTE_MODEL", "").strip() or None,
         api_key=env.get("RADLENS_REMOTE_API_KEY") or None,
-        grounding=env.get("RADLENS_REMOTE_GROUNDING", "").strip() or "qwen_abs",
+        grounding=env.get("RADLENS_REMOTE_GROUNDING", "").strip() or REMOTE.box_format,
         timeout=_seconds(timeout) if timeout else 120.0,
     )
 
@@ -77,7 +78,6 @@ def remote_spec(environ: Mapping[str, str] | None) -> ModelSpec:
         source=settings.url,
         family=Family.REMOTE,
         grounding=settings.grounding,
-        image_tokens="decided by the served model",
         architecture=None,
         context_length=None,
         license="that of the served model",

@@ -3,8 +3,9 @@
 A spec holds an id (``medgemma-1.5-4b``), a source (hub id, local folder or server URL), the
 architecture family, the name of its native box convention (the values of
 ``models.grounding.placement.Convention``), what an image costs in tokens, licence and gating, the
-system
-prompt its card uses, and the size facts behind a memory estimate (:mod:`models.registry.memory`).
+system prompt its card uses, and the size facts behind a memory estimate
+(:mod:`models.registry.memory`). The box convention and the token note default to the family's
+(:mod:`models.families`), so an entry states only what differs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from models.backends.loading import Precision
 from models.errors import UnsupportedPrecisionError
-from models.families.base import GEMMA3_TOKENS_PER_IMAGE, QWEN_FACTOR, Family, qwen_resized_size
+from models.families import Family, adapter
 from models.registry.memory import KV_TOKENS, RUNTIME_OVERHEAD_GB, Architecture
 
 __all__ = ["CONVENTION_NAME", "ModelSpec", "looks_like_path"]
@@ -33,8 +34,6 @@ class ModelSpec:
     name: str
     source: str  # hub id, local folder, or the server URL of the remote entry
     family: Family
-    grounding: str  # a models.grounding.placement.Convention value
-    image_tokens: str
     architecture: Architecture | None  # None only for the remote entry
     context_length: int | None
     license: str
@@ -43,9 +42,14 @@ class ModelSpec:
     default_precision: Precision = Precision.AUTO
     system_prompt: str | None = None  # as the model card's example uses it; None: none given
     notes: str = ""
+    grounding: str = ""  # a models.grounding.placement.Convention value; "": the family's
+    image_tokens: str = ""  # what an image costs, in words; "": the family's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "family", Family(self.family))
+        family = adapter(self.family)
+        object.__setattr__(self, "grounding", self.grounding or family.box_format)
+        object.__setattr__(self, "image_tokens", self.image_tokens or family.image_tokens_note)
         object.__setattr__(self, "default_precision", Precision.parse(self.default_precision))
         if not _ID.match(self.id):
             raise ValueError(
@@ -107,12 +111,7 @@ class ModelSpec:
 
     def tokens_per_image(self, width: int, height: int) -> int | None:
         """Image tokens one ``width`` x ``height`` image costs; None when the server decides."""
-        if self.family is Family.GEMMA3:
-            return GEMMA3_TOKENS_PER_IMAGE
-        if self.family is Family.QWEN2_5_VL:
-            w, h = qwen_resized_size(width, height)
-            return (w // QWEN_FACTOR) * (h // QWEN_FACTOR)
-        return None
+        return adapter(self.family).tokens_per_image(width, height)
 
     @property
     def gated_note(self) -> str:

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from dicom_io.errors import InvalidArgumentError
 from models.backends.base import GenerationSettings
 from models.grounding.placement import Box
 from models.tasks.ask import DISCLAIMER
+from models.tasks.names import TaskName, task_name
 
 __all__ = ["REPORT_SCHEMA", "Finding", "FindingStatus", "Report", "StudyRef"]
 
@@ -61,9 +63,10 @@ class StudyRef:
 
 @dataclass(frozen=True)
 class Report:
-    """A drafted (or compared, or checked) report."""
+    """A drafted (or compared, or checked) report. ``kind`` is the task that wrote it
+    (``report`` or ``compare``), accepted as a :class:`TaskName` or its string."""
 
-    kind: str  # "report" | "compare"
+    kind: TaskName
     title: str
     technique: str
     indication: str
@@ -83,6 +86,14 @@ class Report:
     notes: tuple[str, ...] = ()  # parsing notes: dropped boxes, missing sections
     disclaimer: str = DISCLAIMER
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        kind = task_name(self.kind)
+        if kind not in (TaskName.REPORT, TaskName.COMPARE):
+            raise InvalidArgumentError(
+                f"A report's kind is 'report' or 'compare', not {kind.value!r}."
+            )
+        object.__setattr__(self, "kind", kind)
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:
@@ -107,7 +118,7 @@ class Report:
 
         return {
             "schema": REPORT_SCHEMA,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "title": self.title,
             "technique": self.technique,
             "indication": self.indication,

@@ -4,10 +4,10 @@ A remote model (the ``remote`` entry: an OpenAI-compatible server) receives the 
 themselves. RadLens sends it no DICOM header, but identifiers burned into the pixels would go
 with them: a series flagged ``burned_in_annotation`` (BurnedInAnnotation ``YES``, or not declared
 by a modality or class that often carries it: ultrasound, secondary capture, photographs) is
-refused with a one-line :class:`BurnedInTextError` that says what to do. The refusal can be
-lifted with ``RADLENS_REMOTE_ALLOW_BURNED_IN=1`` when the server is one the site trusts with such
-images (on the same machine or inside the hospital's network). Local models see everything: the
-pixels do not leave the process.
+refused with a one-line :class:`~models.errors.BurnedInTextError` that says what to do. The
+refusal can be lifted with ``RADLENS_REMOTE_ALLOW_BURNED_IN=1`` when the server is one the site
+trusts with such images (on the same machine or inside the hospital's network). Local models see
+everything: the pixels do not leave the process.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from dicom_io.errors import RadLensError
 from dicom_io.study import Series
+from models.errors import BurnedInTextError
 from models.registry.spec import ModelSpec
 
-__all__ = ["ALLOW_BURNED_IN_ENV", "BurnedInTextError", "check_outbound"]
+__all__ = ["ALLOW_BURNED_IN_ENV", "check_outbound"]
 
 ALLOW_BURNED_IN_ENV = "RADLENS_REMOTE_ALLOW_BURNED_IN"
-
-
-class BurnedInTextError(RadLensError, PermissionError):
-    """A series that may show identifiers in its pixels was about to go to a remote model."""
 
 
 def check_outbound(

@@ -2,17 +2,20 @@
 
 :func:`prepare` is pure (no model is loaded): ``radlens prepare`` writes its result to disk so a
 user can see the exact prompt behind every answer, and the tasks send the same messages.
+Every task builds its request here and nowhere else: ask (with its history and region), report
+(with few-shot demonstrations), grounding, the check probes, and compare (with its prior series,
+whose images go first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from dicom_io.display.overlays import REGION_COLOUR
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.study import Series
 from models.grounding.placement import Box, box_to_model, native_text
@@ -20,14 +23,12 @@ from models.inputs.mapping import ImageMapping
 from models.inputs.messages import ImagePart, Message, Part, TextPart
 from models.inputs.model_inputs import InputOptions, ModelInputs, build_inputs, to_messages
 from models.registry.lookup import ModelSpec
+from models.tasks.names import TaskName, task_name
 from models.tasks.outbound import check_outbound
 from models.tasks.technique import describe_technique
 from prompts import RenderedPrompt, Template, render, select_template
 
-__all__ = ["Prepared", "Turn", "mark_region", "prepare", "system_text", "text_of"]
-
-TaskName = Literal["report", "ask", "grounding", "check_probe", "check_control"]
-_REGION_COLOUR = np.array([255, 220, 0], dtype=np.uint8)  # a yellow outline, as viewers draw
+__all__ = ["Prepared", "Turn", "inputs_for", "mark_region", "prepare", "system_text", "text_of"]
 
 
 @dataclass(frozen=True)
@@ -42,22 +43,24 @@ class Turn:
 class Prepared:
     """Everything sent to the model for one request, and what is needed to read its answer."""
 
-    task: str
+    task: TaskName
     spec: ModelSpec
     inputs: ModelInputs
+    template: Template  # the task's template for the series, as rendered into ``prompt``
     prompt: RenderedPrompt
     messages: list[Message]
     technique: str
     spacing: tuple[float, float] | None  # (row, column) mm of the source slices, when known
     question: str = ""
     region: Box | None = field(default=None)
+    prior_technique: str = ""  # compare: the prior series' technique line
 
     @property
     def mappings(self) -> tuple[ImageMapping, ...]:
         return self.inputs.mappings
 
 
-def _template(task: str, series: Series, spec: ModelSpec) -> Template:
+def _template(task: TaskName, series: Series, spec: ModelSpec) -> Template:
     return select_template(
         task,
         series.modality,
@@ -78,10 +81,10 @@ def mark_region(
     top, bottom = int(np.clip(np.floor(y0), 0, h - 1)), int(np.clip(np.ceil(y1) - 1, 0, h - 1))
     out = image.copy()
     for k in range(width):
-        out[min(top + k, bottom), left : right + 1] = _REGION_COLOUR
-        out[max(bottom - k, top), left : right + 1] = _REGION_COLOUR
-        out[top : bottom + 1, min(left + k, right)] = _REGION_COLOUR
-        out[top : bottom + 1, max(right - k, left)] = _REGION_COLOUR
+        out[min(top + k, bottom), left : right + 1] = REGION_COLOUR
+        out[max(bottom - k, top), left : right + 1] = REGION_COLOUR
+        out[top : bottom + 1, min(left + k, right)] = REGION_COLOUR
+        out[top : bottom + 1, max(right - k, left)] = REGION_COLOUR
     return out
 
 
@@ -128,7 +131,7 @@ def _history_messages(
 def prepare(
     series: Series,
     spec: ModelSpec,
-    task: TaskName,
+    task: TaskName | str,
     *,
     question: str = "",
     indication: str = "",
@@ -140,48 +143,85 @@ def prepare(
     blank: bool = False,
     inputs: ModelInputs | None = None,
     demonstrations: Sequence[tuple[ModelInputs, str]] = (),
+    prior: Series | None = None,
 ) -> Prepared:
     """Images, prompt and chat messages for ``task`` on ``series`` (no model needed).
 
     For ``ask``, ``history`` holds earlier turns (their text only; the images go with the
     first question) and ``region`` a box the user drew, outlined on the image the model sees and
-    named in the prompt in the model's own box format.
+    named in the prompt in the model's own box format. For ``compare``, ``prior`` is the earlier
+    series: its images go first, labelled PRIOR, then the current ones, labelled CURRENT (as
+    the prompt's image order says), and its technique line fills ``prior_technique``.
     """
-    if task == "ask" and not question.strip():
-        raise InvalidArgumentError("A question is needed to ask the model (it was empty).")
-    check_outbound(series, spec)
-    if inputs is None:
-        inputs = build_inputs(series, spec.family, options, context_limit=spec.context_length)
+    task = _checked(task_name(task), question, region, prior)
+    for sent in (prior, series):
+        if sent is not None:
+            check_outbound(sent, spec)
+    inputs = inputs_for(series, spec, options) if inputs is None else inputs
     if blank:  # the control question: same sizes, no image content
         inputs = replace(inputs, images=tuple(np.zeros_like(image) for image in inputs.images))
+    before = None if prior is None else inputs_for(prior, spec, options)
     technique = describe_technique(series, images_sent=len(inputs.images))
     template = _template(task, series, spec)
-    wanted = set(template.fields)
     offered = {"technique": technique, "indication": indication, "language": language}
-    fields = {k: v for k, v in offered.items() if k in wanted} | dict(fields or {})
+    if prior is not None and before is not None:
+        offered["prior_technique"] = describe_technique(prior, images_sent=len(before.images))
+    fields = {k: v for k, v in offered.items() if k in template.fields} | dict(fields or {})
     region_text = ""
     if region is not None:
-        if task != "ask":
-            raise InvalidArgumentError("A region can only be given with a question (task 'ask').")
         inputs, mapping = _with_region(inputs, region)
         region_text = native_text(region, spec.grounding, mapping)
-    if task == "ask":
+    if task is TaskName.ASK:
         fields |= {"question": question.strip(), "region": region_text}
     prompt = render(template, **fields)
-    messages = _conversation(template, fields, inputs, prompt, system_text(spec, prompt), history)
+    shown = inputs if before is None else _prior_first(before, inputs)
+    messages = _conversation(template, fields, shown, prompt, system_text(spec, prompt), history)
     if demonstrations:
         messages = _with_demonstrations(messages, demonstrations, prompt.user)
-    spacing = (series.spacing[1], series.spacing[2]) if series.spacing_known else None
     return Prepared(
         task=task,
         spec=spec,
         inputs=inputs,
+        template=template,
         prompt=prompt,
         messages=messages,
         technique=technique,
-        spacing=spacing,
+        spacing=(series.spacing[1], series.spacing[2]) if series.spacing_known else None,
         question=question.strip(),
         region=region,
+        prior_technique=offered.get("prior_technique", ""),
+    )
+
+
+def _checked(task: TaskName, question: str, region: Box | None, prior: Series | None) -> TaskName:
+    """``task``, once the arguments it was given suit it."""
+    if not task.prompted:
+        raise InvalidArgumentError(f"Task {task.value!r} sends no prompt of its own to prepare.")
+    if task is TaskName.ASK and not question.strip():
+        raise InvalidArgumentError("A question is needed to ask the model (it was empty).")
+    if region is not None and task is not TaskName.ASK:
+        raise InvalidArgumentError("A region can only be given with a question (task 'ask').")
+    if (prior is not None) != (task is TaskName.COMPARE):
+        raise InvalidArgumentError("A prior series is needed for, and only for, task 'compare'.")
+    return task
+
+
+def inputs_for(series: Series, spec: ModelSpec, options: InputOptions | None) -> ModelInputs:
+    """The images ``spec`` is sent of ``series`` (built once by a task that sends them with
+    several prompts, then given to :func:`prepare` as ``inputs``)."""
+    return build_inputs(series, spec.family, options, context_limit=spec.context_length)
+
+
+def _prior_first(before: ModelInputs, now: ModelInputs) -> ModelInputs:
+    """The images a comparison sends: the prior's (labelled PRIOR), then the current ones."""
+    return replace(
+        now,
+        images=before.images + now.images,
+        labels=tuple(f"PRIOR {label}".strip() for label in before.labels)
+        + tuple(f"CURRENT {label}".strip() for label in now.labels),
+        mappings=before.mappings + now.mappings,
+        slice_indices=before.slice_indices + now.slice_indices,
+        image_tokens=before.image_tokens + now.image_tokens,
     )
 
 

@@ -9,7 +9,8 @@ the same :class:`~app.services.Services` the server runs. It injects one fault, 
 - the user gets RadLens' one-line message (``AppError`` for the API; for the panes, the status
   line shows it, the pane is left ready for another try, and ``gr.Error`` carries it:
   :func:`until_error`, :func:`assert_one_line`),
-- it comes promptly (a generous bound, :data:`PROMPTLY`: only a hang would miss it),
+- it ends in that error rather than waiting forever (a hang is caught by the test timeout of
+  pyproject.toml, never by a wall-clock bound that a busy machine could miss),
 - the server still answers HTTP (:func:`assert_serving`), and the next request on it succeeds.
 """
 
@@ -30,7 +31,6 @@ from tests.app.conftest import RadLensServer
 from tests.app.test_ui_handlers import widgets as settings_values
 
 __all__ = [
-    "PROMPTLY",
     "SENTINEL",
     "Predict",
     "asking",
@@ -41,7 +41,6 @@ __all__ = [
     "widgets",
 ]
 
-PROMPTLY = 20.0  # generous: a fault must surface well before this; a hang would not
 SENTINEL = "DOE^JANE-4711"  # stands for patient data inside an exception's text
 Predict = Callable[[RadLensServer, str], dict[str, Any]]
 

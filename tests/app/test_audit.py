@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from app import handlers_report as report
-from app.audit import FIELDS, AuditLog, default_audit_path, user_of
+from app.audit import AUDITED, FIELDS, AuditLog, default_audit_path, user_of
 from app.services import Services
 from dicom_io.loader import load_study
 from dicom_io.study import Study
+from models.tasks.names import TaskName
 from tests.app.conftest import ScriptedBackend, scripted
 from tests.app.test_ui_handlers import asking, drafting, drive, scripted_reply
 from tests.synthetic import write_ct_series
@@ -204,3 +205,29 @@ def test_an_account_without_a_name_is_local(monkeypatch):
 
     monkeypatch.setattr("getpass.getuser", nameless)
     assert cli_user() == "local"
+
+
+def test_tasks_are_recorded_by_their_plain_names(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for task in AUDITED:
+        log.record(task, user="u", study="s", series="r", model="m", prompt_version="1", output="")
+    assert [line["task"] for line in _lines(log.path)] == [
+        "ask",
+        "report",
+        "compare",
+        "check",
+        "export",
+    ]
+    assert '"task": "compare"' in log.path.read_text().splitlines()[2]
+    with pytest.raises(
+        ValueError, match="Task 'grounding' is not audited; use one of ask, report"
+    ):
+        log.record(
+            TaskName.GROUNDING,
+            user="u",
+            study="s",
+            series="r",
+            model="m",
+            prompt_version="1",
+            output="",
+        )

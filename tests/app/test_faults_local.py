@@ -16,7 +16,6 @@ faults:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from dicom_io.study import Study
 from models.backends.base import Result
 from tests.app.conftest import RadLensServer, ScriptedBackend, scripted
 from tests.app.fault_checks import (
-    PROMPTLY,
     SENTINEL,
     Predict,
     asking,
@@ -171,10 +169,8 @@ def test_api_reports_a_local_generation_fault_and_serves_the_next(
 ):
     make_error, message = LOCAL_FAULTS[fault_id]
     injector.arm(make_error())
-    start = time.monotonic()
     with pytest.raises(AppError, match=f"^{message}$") as info:
         predict(local_server, endpoint)
-    assert time.monotonic() - start < PROMPTLY
     assert injector.raised.is_set()
     assert_one_line(str(info.value))
     assert_serving(local_server)
@@ -197,11 +193,9 @@ def test_chat_reports_a_local_error_mid_stream_and_answers_the_next(
         if update[1] and update[1][-1]["role"] == "assistant":  # text: fail at the next step
             streamed.set()
 
-    start = time.monotonic()
     updates, message = until_error(
         asking(services, ct, "Describe the image.", max_new_tokens=2048), on_update
     )
-    assert time.monotonic() - start < PROMPTLY
     assert streamed.is_set()
     assert injector.raised.is_set()
     assert message == (
@@ -227,9 +221,7 @@ def test_report_pane_reports_out_of_memory_and_drafts_the_next(
 ):
     services = local
     injector.arm(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB"))
-    start = time.monotonic()
     updates, message = until_error(drafting(services, ct), lambda update: None)
-    assert time.monotonic() - start < PROMPTLY
     assert_one_line(message)
     assert message.startswith("cpu ran out of memory while generating with the gemma3 model")
     assert message.endswith("or load the model in 4-bit (precision 'nf4').")

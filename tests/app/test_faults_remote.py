@@ -20,7 +20,6 @@ alone.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 
 import gradio as gr
@@ -34,7 +33,6 @@ from models.backends import OpenAIBackend
 from models.registry.lookup import ModelSpec
 from tests.app.conftest import RadLensServer
 from tests.app.fault_checks import (
-    PROMPTLY,
     Predict,
     asking,
     assert_one_line,
@@ -108,10 +106,8 @@ def test_api_reports_a_remote_fault_and_serves_the_next(
 ):
     fault = proxy_afterwards
     fault.switch(behaviour)
-    start = time.monotonic()
     with pytest.raises(AppError, match=remote_message(fault, behaviour)) as info:
         predict(remote_server, endpoint)
-    assert time.monotonic() - start < PROMPTLY
     assert_one_line(str(info.value))
     assert_serving(remote_server)
 
@@ -135,9 +131,7 @@ def test_chat_reports_a_remote_fault_and_answers_the_next(
 ):
     fault, services = proxy_afterwards, remote
     fault.switch(behaviour)
-    start = time.monotonic()
     updates, message = until_error(asking(services, ct, "Heart size?"), lambda u: None)
-    assert time.monotonic() - start < PROMPTLY
     assert_one_line(message)
     assert re.match(remote_message(fault, behaviour), message)
     # The pane: the question back in its box, the chat as before, no Stop, the error shown.

@@ -37,7 +37,7 @@ from playwright.sync_api import expect
 from pydicom.uid import JPEG2000Lossless
 
 from app.audit import FIELDS
-from app.handlers_report import EXPORT_FORMATS
+from models.report.exports import EXPORTERS
 from tests.app.test_browser import exported_file
 from tests.files import sha256_tree
 from tests.models.serving import REPO_ROOT, Server
@@ -244,10 +244,10 @@ def _use_the_browser(page: Any, run: ServerRun, study_files: list[Path], exports
         re.compile(r"^Draft report: CT"), timeout=MODEL_TIMEOUT_MS
     )
 
-    for count, (label, suffix) in enumerate(EXPORT_FORMATS, start=1):
-        response = exported_file(page, "export", label, suffix)
+    for count, exporter in enumerate(EXPORTERS.values(), start=1):
+        response = exported_file(page, "export", exporter.choice_label, exporter.suffix)
         run.wait_for_audit("export", count)
-        (exports / f"ui-report{suffix}").write_bytes(response.body())
+        (exports / f"ui-report{exporter.suffix}").write_bytes(response.body())
 
 
 def _use_the_api(run: ServerRun, study_files: list[Path], exports: Path) -> None:
@@ -295,7 +295,7 @@ def test_a_server_run_leaves_no_identifier_anywhere(
 
     lines = run.audit_lines()
     assert sorted(line["task"] for line in lines) == sorted(
-        ["ask", "ask", "report", "report", *["export"] * len(EXPORT_FORMATS)]
+        ["ask", "ask", "report", "report", *["export"] * len(EXPORTERS)]
     )
     assert all(tuple(line) == FIELDS and line["user"] == "local" for line in lines)
     assert oct(run.audit.stat().st_mode & 0o777) == "0o600"
@@ -311,7 +311,7 @@ def test_a_server_run_leaves_no_identifier_anywhere(
             (f"{name}/{where}", text) for where, text in readable_texts(run.folders[name])
         )
     written = readable_texts(exports)
-    assert len(written) == len(EXPORT_FORMATS) + 2 + 1  # the PDF's text too
+    assert len(written) == len(EXPORTERS) + 2 + 1  # the PDF's text too
     scanned.extend(written)
     for number, exchange in enumerate(proxy.exchanges):
         scanned.append(

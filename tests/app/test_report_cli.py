@@ -9,6 +9,7 @@ import pydicom
 import pytest
 
 from app.cli import main
+from models.report.exports import EXPORTERS
 from tests.files import REPO, data_file, sha256_tree
 from tests.synthetic import write_ct_series
 
@@ -26,7 +27,7 @@ Impression:
 """
 
 
-@pytest.mark.parametrize("suffix", [".md", ".json", ".pdf", ".dcm", ".fhir.json"])
+@pytest.mark.parametrize("suffix", list(EXPORTERS))
 def test_report_from_raw_to_every_format(tmp_path, capsys, suffix):
     raw = tmp_path / "raw.txt"
     raw.write_text(RAW)
@@ -49,10 +50,12 @@ def test_report_from_raw_to_every_format(tmp_path, capsys, suffix):
         ds = pydicom.dcmread(out)
         assert ds.Modality == "SR"
         assert ds.PatientName == "ANONYMIZED"
-    else:
+    elif suffix == ".fhir.json":
         fhir = json.loads(data)
         assert fhir["resourceType"] == "DiagnosticReport"
         assert fhir["status"] == "preliminary"
+    else:
+        pytest.fail(f"{suffix}: a new export format; check what `radlens report` wrote here")
 
 
 def test_batch_reports_skip_done_and_record_a_broken_study(tmp_path, capsys, tiny_gemma3):
@@ -90,3 +93,49 @@ def test_batch_reports_skip_done_and_record_a_broken_study(tmp_path, capsys, tin
     # Run again: finished studies are skipped, the broken one is tried (and fails) again.
     assert main(args) == 2
     assert "0 done, 2 skipped, 1 failed" in capsys.readouterr().out
+
+
+CHOICES = ", ".join(EXPORTERS) + "."  # .md, .json, .pdf, .dcm, .fhir.json.
+
+
+@pytest.mark.parametrize(
+    ("out", "extra", "message"),
+    [
+        (
+            "report.txt",
+            [],
+            "--out report.txt: the extension picks the format: " + CHOICES,
+        ),
+        (
+            "reports",
+            ["--format", ".txt"],
+            "--format must be one of " + CHOICES,
+        ),
+        (
+            "reports",
+            ["--format", ".MD"],
+            "--format must be one of " + CHOICES,
+        ),
+    ],
+    ids=["unknown-extension", "unknown-batch-format", "batch-format-is-exact"],
+)
+def test_report_refuses_an_unknown_format_before_loading_a_model(
+    tmp_path, capsys, out, extra, message
+):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    shutil.copy(DEMO_CXR, studies / "chest.dcm")
+    # No model is loaded: the default model need not be there, nor the output folder created.
+    args = ["report", str(studies), "--out", str(tmp_path / out), *extra]
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"radlens: error: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["studies"]
+
+
+def test_report_help_lists_the_registered_formats(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["report", "--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"report file ({', '.join(EXPORTERS)}) or folder" in help_text
+    assert "batch: output format (default .md)" in help_text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import weakref
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from app import handlers_chat as chat
 from app import handlers_report as report
 from app import handlers_settings as settings
 from app import handlers_viewer as viewer
+from app.handlers_model import Call, Phase, Running, run_task, run_to_end
 from app.server import DEMO_STUDY
 from app.services import Services, stream_task
 from dicom_io.display.overlays import BOX_COLOUR, HIGHLIGHT_COLOUR, REGION_COLOUR
@@ -475,6 +477,90 @@ def test_stream_task_cancels_when_the_page_goes_away():
     assert next(stream) == "a"
     stream.close()
     assert cancel.cancelled
+
+
+def test_run_task_shows_status_then_text_and_returns_the_value():
+    services, _ = scripted_services()
+    spec = services.spec()
+    seen: list[Running] = []
+
+    def task(call: Call) -> str:
+        call.on_delta("Lungs ")
+        call.cancel.wait(0.05)  # the two pieces arrive apart: one update each
+        call.on_delta("clear.")
+        return "done"
+
+    def show(now: Running) -> tuple[str, str]:
+        seen.append(now)
+        return now.phase.value, now.text
+
+    run = run_task(services, spec, "fp32", task, show)
+    updates = []
+    while True:
+        try:
+            updates.append(next(run))
+        except StopIteration as done:
+            finished = done.value
+            break
+    loading = f"Loading {spec.name} (fp32); the first request waits for it..."
+    loaded = f"{spec.name}: ready (scripted)."
+    assert updates == [
+        ("status", ""),
+        ("status", ""),
+        ("text", "Lungs "),
+        ("text", "Lungs clear."),
+    ]
+    assert [now.status for now in seen] == [loading, loaded, loaded, loaded]
+    assert len({id(now.cancel) for now in seen}) == 1  # one token for Stop, all along
+    assert (finished.value, finished.status) == ("done", loaded)
+    # Loaded now: no loading line the next time, and the scripting API gets the value alone.
+    assert run_to_end(services, spec, "fp32", lambda call: 42) == 42
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        pytest.param(
+            ValueError("Argument 'max_slices' must be > 0,\n not 0."),
+            "Argument 'max_slices' must be > 0, not 0.",
+            id="core-error-one-line",
+        ),
+        pytest.param(
+            KeyError("DOE^JANE"),
+            "Unexpected error (KeyError); the server's log has where it happened. Try again; "
+            "if it keeps failing, restart RadLens.",
+            id="bug-generic-line",
+        ),
+    ],
+)
+def test_run_task_shows_a_failure_then_raises_its_one_line_error(error: Exception, message: str):
+    services, _ = scripted_services()
+
+    def task(call: Call) -> str:
+        call.on_delta("Lu")
+        raise error
+
+    run = run_task(services, services.spec(), "fp32", task, lambda now: now)
+    seen: list[Running] = []
+    with pytest.raises(gr.Error) as info:
+        seen.extend(run)
+    assert info.value.message == message
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+    failed = seen[-1]
+    assert (failed.phase, failed.status, failed.text) == (Phase.FAILED, f"⚠ {message}", "Lu")
+    with pytest.raises(gr.Error, match=re.escape(message)):
+        run_to_end(services, services.spec(), "fp32", task)
+
+
+def test_run_task_says_how_to_get_a_missing_model(tmp_path: Path):
+    services = Services(model_id="medgemma-1.5-4b", hub_cache=tmp_path / "empty")
+    run = run_task(services, services.spec(), "auto", lambda call: "", lambda now: now)
+    failed = next(run)
+    assert failed.phase is Phase.FAILED
+    assert failed.status.startswith("⚠ Model 'medgemma-1.5-4b' is not downloaded.")
+    with pytest.raises(gr.Error, match=r"to `radlens models pull medgemma-1\.5-4b`"):
+        next(run)
 
 
 # --- the shared model ---------------------------------------------------------------------------

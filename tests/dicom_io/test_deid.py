@@ -17,12 +17,17 @@ from dicom_io.deid.files import (
     DeidOptions,
     DeidReport,
     UIDMap,
-    UnsafeOutputError,
     deidentify,
     deidentify_dataset,
 )
 from dicom_io.deid.profile import BASIC_PROFILE, Action, action_for, choose_action
-from dicom_io.errors import CorruptFileError, EmptyInputError, RadLensError, UnsupportedFileError
+from dicom_io.errors import (
+    CorruptFileError,
+    EmptyInputError,
+    RadLensError,
+    UnsafeOutputError,
+    UnsupportedFileError,
+)
 
 # --- the sentinel study -----------------------------------------------------------------------
 

@@ -19,15 +19,14 @@ from dicom_io.errors import RadLensError
 from models.backends import (
     Backend,
     CancelToken,
-    GenerationError,
     GenerationRequest,
     GenerationSettings,
-    OutOfMemoryError,
     Result,
     TransformersBackend,
     drain,
 )
 from models.backends.loading import LoadedModel, load_model
+from models.errors import GenerationError, OutOfMemoryError
 from models.inputs.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.tiny import tiny_checkpoint
 

@@ -10,8 +10,8 @@ from dicom_io.errors import EmptyInputError
 from dicom_io.loader import load_study
 from models.inputs.messages import ImagePart
 from models.registry.lookup import get_spec
-from models.tasks.clinical import draft_report
 from models.tasks.examples import load_examples, select_examples
+from models.tasks.report import draft_report
 from tests.files import REPO
 from tests.models.test_tasks import MEDGEMMA_REPORT, Scripted
 from tests.synthetic import write_ct_series

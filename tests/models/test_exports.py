@@ -22,7 +22,8 @@ from dicom_io.study import Series
 from models.backends.base import GenerationSettings
 from models.grounding.placement import Box
 from models.report.draft import Finding, FindingStatus, Report, StudyRef
-from models.report.exports import export_format, export_report
+from models.report.exports import DEFAULT_SUFFIX, EXPORTERS, export_report, exporter_for
+from models.report.exports.base import ExportContext, Exporter, registry
 from models.report.exports.markdown import to_markdown
 from models.report.exports.pdf import key_slices, to_pdf
 from models.tasks.ask import DISCLAIMER
@@ -304,7 +305,7 @@ def test_fhir_parses_back_with_one_observation_per_finding(tmp_path: Path) -> No
 
 # --- every export: disclaimer, identity, safety -----------------------------------------------
 
-EXTENSIONS = [".md", ".json", ".pdf", ".dcm", ".fhir.json"]
+EXTENSIONS = list(EXPORTERS)
 
 
 def _export_text(path: Path, series: Series) -> bytes:
@@ -340,8 +341,57 @@ def test_export_has_disclaimer_and_no_identity(
 def test_unknown_extension_lists_the_choices(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match=r"report\.txt: .*\.md, \.json, \.pdf, \.dcm"):
         export_report(_report(), tmp_path / "report.txt")
-    assert export_format("a.FHIR.JSON") == "fhir"
+    with pytest.raises(InvalidArgumentError, match=r"\.md: unknown export format"):
+        exporter_for(".md")  # a suffix alone is no file name
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("a.FHIR.JSON", ".fhir.json"),
+        ("report.json", ".json"),
+        ("notes.fhir.json.md", ".md"),
+        ("case.tar.DCM", ".dcm"),
+    ],
+    ids=["fhir-upper-case", "json", "last-suffix-wins", "dcm-upper-case"],
+)
+def test_exporter_for_picks_the_longest_registered_suffix(name: str, suffix: str) -> None:
+    assert exporter_for(name) is EXPORTERS[suffix]
+    assert exporter_for(Path("/some/folder") / name).suffix == suffix
+
+
+def test_registry_keys_are_the_exporters_suffixes() -> None:
+    assert all(key == exporter.suffix for key, exporter in EXPORTERS.items())
+    assert EXPORTERS[DEFAULT_SUFFIX].choice_label == "Markdown (.md)"
+    assert EXPORTERS[".fhir.json"].choice_label == "FHIR DiagnosticReport (.fhir.json)"
+    with pytest.raises(TypeError):
+        EXPORTERS[".txt"] = EXPORTERS[".md"]  # type: ignore[index]
+
+
+def _text(report: Report, context: ExportContext) -> bytes:
+    return report.title.encode("utf-8")
+
+
+def test_registry_refuses_two_exporters_for_one_suffix() -> None:
+    text = Exporter(".txt", "Text", _text)
+    assert list(registry(text, EXPORTERS[".md"])) == [".txt", ".md"]
+    with pytest.raises(ValueError, match=r"Two exporters for '\.txt'"):
+        registry(text, Exporter(".txt", "Plain text", _text))
+
+
+@pytest.mark.parametrize(
+    ("suffix", "label", "message"),
+    [
+        ("txt", "Text", "must be lower case and start with a dot, not 'txt'"),
+        (".TXT", "Text", "must be lower case and start with a dot, not '.TXT'"),
+        (".txt", " ", "'label' must not be empty"),
+    ],
+    ids=["no-dot", "upper-case", "empty-label"],
+)
+def test_exporter_checks_its_fields(suffix: str, label: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Exporter(suffix, label, _text)
 
 
 def test_never_overwrites_the_study(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dicom_io.errors import InvalidArgumentError, RadLensError
-from models.families.base import qwen_resized_size
+from models.families.qwen2_5_vl import qwen_resized_size
 from models.grounding.placement import (
     Box,
     Convention,

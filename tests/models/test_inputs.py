@@ -14,7 +14,8 @@ from dicom_io.study import Orientation, Series, Window
 from dicom_io.volume import Volume
 from dicom_io.windowing import apply_window
 from models.errors import ContextOverflowError
-from models.families.base import Family, qwen_resized_size
+from models.families import Family
+from models.families.qwen2_5_vl import qwen_resized_size
 from models.inputs.messages import ImagePart, TextPart
 from models.inputs.model_inputs import (
     InputOptions,
@@ -140,7 +141,8 @@ def test_rg1_qwen_size_is_final_for_the_qwen_processor(rg1: Series) -> None:
     from PIL import Image
     from transformers import Qwen2VLImageProcessorPil
 
-    from models.families.base import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
+    from models.families.qwen2_5_vl import MAX_PIXELS as QWEN_MAX_PIXELS
+    from models.families.qwen2_5_vl import MIN_PIXELS as QWEN_MIN_PIXELS
 
     inputs = build_inputs(rg1, "qwen2_5_vl")
     (mapping,) = inputs.mappings
@@ -318,7 +320,7 @@ def _undecodable_ct(slices: int) -> Series:
         spacing_known=True,
         orientation=Orientation.AXIAL,
         photometric="MONOCHROME2",
-        _loader=fail,
+        loader=fail,
     )
 
 

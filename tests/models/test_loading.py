@@ -190,7 +190,8 @@ def test_gemma3_rendered_prompt_gets_a_second_bos(tiny_folders: dict[str, Path])
 
 
 def test_qwen_processor_is_image_only_and_full(tiny_folders: dict[str, Path]) -> None:
-    from models.backends.processors import Qwen2_5_VLImageProcessor, load_processor
+    from models.backends.processors import load_processor
+    from models.families.qwen2_5_vl_processor import Qwen2_5_VLImageProcessor
 
     processor = load_processor(tiny_folders["qwen2_5_vl"])
     assert isinstance(processor, Qwen2_5_VLImageProcessor)
@@ -214,11 +215,8 @@ def test_auto_processor_returns_image_only_processor(
 ) -> None:
     from transformers import AutoProcessor
 
-    from models.backends.processors import (
-        Qwen2_5_VLImageProcessor,
-        load_processor,
-        register_processors,
-    )
+    from models.backends.processors import load_processor, register_processors
+    from models.families.qwen2_5_vl_processor import Qwen2_5_VLImageProcessor
 
     register_processors()
     # A folder naming no processor class: AutoProcessor goes by the config type.

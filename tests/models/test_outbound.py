@@ -9,9 +9,10 @@ import pytest
 
 from app.cli import main
 from dicom_io.loader import load_study
+from models.errors import BurnedInTextError
 from models.registry.lookup import get_spec
-from models.tasks.clinical import compare
-from models.tasks.outbound import ALLOW_BURNED_IN_ENV, BurnedInTextError, check_outbound
+from models.tasks.compare import compare
+from models.tasks.outbound import ALLOW_BURNED_IN_ENV, check_outbound
 from models.tasks.prepare import prepare
 from tests.files import REPO, data_file, sha256_tree
 from tests.synthetic import write_ct_series

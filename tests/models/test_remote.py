@@ -42,13 +42,12 @@ from models.backends import (
     GenerationRequest,
     GenerationSettings,
     OpenAIBackend,
-    RemoteServerError,
-    RemoteTimeoutError,
     Result,
     TransformersBackend,
     drain,
 )
 from models.backends.loading import load_model
+from models.errors import RemoteServerError, RemoteTimeoutError
 from models.inputs.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.serving import Server, free_port
 from tests.models.tiny import tiny_checkpoint

@@ -6,8 +6,9 @@ from dicom_io.loader import load_study
 from models.grounding.placement import Box
 from models.registry.lookup import get_spec
 from models.report.draft import FindingStatus
-from models.tasks.clinical import from_text, report_to_text, revise
+from models.report.revision import report_to_text, revise
 from models.tasks.prepare import prepare
+from models.tasks.report import from_text
 from tests.files import REPO
 from tests.models.test_tasks import MEDGEMMA_REPORT
 

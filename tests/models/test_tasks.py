@@ -7,22 +7,31 @@ contradicting probe, a blind yes); the same flows also run against a tiny real c
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
+from dicom_io.errors import InvalidArgumentError
 from dicom_io.loader import load_study
 from models.backends import GenerationRequest, Result, TransformersBackend
 from models.backends.base import CancelToken, GenerationSettings
 from models.backends.loading import load_model
+from models.grounding.placement import Box
+from models.inputs.messages import ImagePart, TextPart
 from models.registry.lookup import get_spec
 from models.report.draft import FindingStatus
 from models.report.text import parse_change, parse_report_text, parse_yes_no
-from models.tasks.clinical import check, compare, draft_report, from_text
+from models.tasks.check import check
+from models.tasks.compare import compare
+from models.tasks.names import TaskName, task_name
 from models.tasks.prepare import prepare
+from models.tasks.report import draft_report, from_text
+from models.tasks.technique import describe_technique
+from prompts import load_catalogue
 from tests.files import REPO
 
 DEMO_CXR = REPO / "assets" / "demo" / "chest_pa_cr.dcm"
+DEMO_BRAIN = REPO / "assets" / "demo" / "brain_mni152_t1.nii.gz"
 CXR_HEADINGS = [
     "Lines and tubes",
     "Lungs",
@@ -293,3 +302,107 @@ def test_tiny_model_compares_two_studies(tiny_qwen):
     assert report.kind == "compare"
     assert report.prompt.startswith("compare/cxr_frontal ")
     assert report.findings  # parsed lines or an explicit "unable to assess", never empty
+
+
+# --------------------------------------------------------------------------- task names
+
+
+def test_every_prompted_task_name_has_templates_and_no_template_has_another_name():
+    catalogue = load_catalogue()
+    assert set(catalogue.tasks) == {task.value for task in TaskName if task.prompted}
+    assert [task for task in TaskName if not task.prompted] == [TaskName.CHECK, TaskName.EXPORT]
+
+
+def test_task_names_keep_their_plain_strings():
+    assert [task.value for task in TaskName] == [
+        "report",
+        "ask",
+        "compare",
+        "check_probe",
+        "check_control",
+        "grounding",
+        "check",
+        "export",
+    ]
+    assert task_name("compare") is TaskName.COMPARE
+    assert f"{TaskName.CHECK_PROBE}" == "check_probe"
+    with pytest.raises(InvalidArgumentError, match=r"Unknown task 'summary'; use one of report"):
+        task_name("summary")
+
+
+@pytest.mark.parametrize(
+    ("task", "kwargs", "message"),
+    [
+        ("check", {}, "Task 'check' sends no prompt of its own"),
+        ("export", {}, "Task 'export' sends no prompt of its own"),
+        ("summary", {}, "Unknown task 'summary'"),
+        ("ask", {"question": "  "}, "A question is needed"),
+        ("compare", {}, "A prior series is needed for, and only for, task 'compare'"),
+        ("report", {"prior": "same"}, "A prior series is needed for, and only for"),
+        ("report", {"region": Box("", 0, 1, 1, 5, 5)}, "A region can only be given"),
+    ],
+    ids=[
+        "check",
+        "export",
+        "unknown",
+        "empty-question",
+        "compare-alone",
+        "report-prior",
+        "region",
+    ],
+)
+def test_prepare_refuses_what_a_task_cannot_take(task, kwargs, message):
+    series = load_study(DEMO_CXR).default_series
+    if kwargs.get("prior") == "same":
+        kwargs = {**kwargs, "prior": series}
+    with pytest.raises(InvalidArgumentError, match=message):
+        prepare(series, get_spec("lingshu-7b"), task, **kwargs)
+
+
+def test_compare_is_prepared_like_every_task_prior_images_first():
+    current = load_study(DEMO_CXR).default_series
+    prior = load_study(DEMO_BRAIN).default_series
+    spec = get_spec("lingshu-7b")
+    prepared = prepare(
+        current,
+        spec,
+        "compare",
+        prior=prior,
+        indication="cough",
+        fields={"prior_summary": "Clear lungs."},
+    )
+    now = prepare(current, spec, "report").inputs
+    before = prepare(prior, spec, "report").inputs
+    assert prepared.task is TaskName.COMPARE
+    assert prepared.prompt.template_id == "compare/cxr_frontal"
+    assert prepared.inputs.labels == now.labels  # read back against the current images only
+    assert prepared.mappings == now.mappings
+    assert prepared.prior_technique == describe_technique(prior, images_sent=len(before.images))
+    assert prepared.prior_technique in prepared.prompt.user
+    assert "Clear lungs." in prepared.prompt.user
+    (system, user) = prepared.messages
+    assert system.role == "system"
+    images = [part for part in user.parts if isinstance(part, ImagePart)]
+    assert [image.index for image in images] == list(range(len(before.images) + 1))
+    assert all(
+        (a.pixels == b).all() for a, b in zip(images, before.images + now.images, strict=True)
+    )
+    words = [part.text for part in user.parts if isinstance(part, TextPart)]
+    sent = "\n".join(words)
+    assert sent.index("PRIOR") < sent.index("CURRENT") < sent.index(prepared.prompt.user)
+
+
+def test_a_report_knows_its_kind_by_task_name():
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec("lingshu-7b")
+    report = from_text(series, prepare(series, spec, "report"), MEDGEMMA_REPORT)
+    assert report.kind is TaskName.REPORT
+    assert report.to_json()["kind"] == "report"
+    compared = from_text(
+        series, prepare(series, spec, "compare", prior=series), "Findings:\nLungs: clear [new]"
+    )
+    assert (compared.kind, compared.findings[0].change) == (TaskName.COMPARE, "new")
+    assert compared.title.startswith("Draft comparison report: ")
+    assert replace(report, kind="compare").kind is TaskName.COMPARE  # a string is converted
+    with pytest.raises(InvalidArgumentError, match="kind is 'report' or 'compare', not 'ask'"):
+        replace(report, kind="ask")

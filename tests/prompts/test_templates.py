@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 import prompts
+from dicom_io.errors import RadLensError
 from prompts import (
     PROMPTS_VERSION,
     PromptError,
     PromptFieldError,
     RenderedPrompt,
-    Task,
     Template,
     TemplateDataError,
     load_catalogue,
@@ -31,6 +31,7 @@ from prompts import (
 PACKAGE = Path(prompts.__file__).parent
 DATA = PACKAGE / "templates"
 PLACEHOLDER = re.compile(r"\{[a-z_][a-z0-9_]*\}")
+TASKS = load_catalogue().tasks  # checked against models.tasks.names.TaskName in tests/models
 
 MODALITIES = ["CR", "DX", "CT", "MR", "US", "PT", "MG", "XA", "OT", "", "ct", "Mr"]
 BODY_PARTS = [
@@ -39,7 +40,7 @@ BODY_PARTS = [
     "ANKLE", "WRIST", "ELBOW", "JOINT", "BREAST", "NECK", "EXTREMITY", "", "UNKNOWN", "chest pa",
 ]  # fmt: skip
 VIEWS = ["PA", "AP", "LATERAL", "LL", "RL", "Lateral", "", "OBLIQUE"]
-FAMILIES = ["gemma3", "qwen2_5_vl", "remote"]
+BOX_FORMATS = ["gemma_box_2d", "qwen_abs", "qwen_norm_1000", "medrega"]
 
 
 def fill(template: Template) -> dict[str, str]:
@@ -110,19 +111,19 @@ SELECTION = [
 def test_exam_is_chosen_by_modality_body_part_and_view(
     modality: str, body_part: str, view: str, exam: str
 ) -> None:
-    for task in Task:
-        template = select_template(task, modality, body_part, view)
+    for task in TASKS:
+        template = select_template(task, modality, body_part, view, box_format="gemma_box_2d")
         assert template.exam == exam
-        assert template.id == f"{task.value}/{exam}"
+        assert template.id == f"{task}/{exam}"
 
 
 CT_CASES = list(itertools.product(BODY_PARTS, VIEWS))
 
 
-@pytest.mark.parametrize("task", list(Task), ids=str)
-def test_ct_never_gets_a_radiograph_template(task: Task) -> None:
+@pytest.mark.parametrize("task", list(TASKS), ids=str)
+def test_ct_never_gets_a_radiograph_template(task: str) -> None:
     for body_part, view in CT_CASES:
-        template = select_template(task, "CT", body_part, view)
+        template = select_template(task, "CT", body_part, view, box_format="gemma_box_2d")
         assert template.exam.startswith("ct_"), (body_part, view, template.id)
         assert template.applies_to.modalities == ("CT",)
         prompt = render(template, **fill(template))
@@ -130,13 +131,13 @@ def test_ct_never_gets_a_radiograph_template(task: Task) -> None:
 
 
 @pytest.mark.parametrize(
-    ("task", "family"), list(itertools.product(Task, FAMILIES)), ids=lambda v: str(v)
+    ("task", "box_format"), list(itertools.product(TASKS, BOX_FORMATS)), ids=lambda v: str(v)
 )
-def test_every_combination_renders_with_all_fields(task: Task, family: str) -> None:
+def test_every_combination_renders_with_all_fields(task: str, box_format: str) -> None:
     catalogue = load_catalogue()
     templates: dict[str, Template] = {}
     for modality, body_part, view in itertools.product(MODALITIES, BODY_PARTS, VIEWS):
-        template = select_template(task, modality, body_part, view, family)
+        template = select_template(task, modality, body_part, view, box_format=box_format)
         assert template.exam == catalogue.exam_for(modality, body_part, view).id
         assert templates.setdefault(template.id, template) == template
     assert {t.exam for t in templates.values()} == {exam.id for exam in catalogue.exams}
@@ -151,13 +152,13 @@ def test_every_combination_renders_with_all_fields(task: Task, family: str) -> N
             assert (prompt.template_id, prompt.version) == (template.id, template.version)
 
 
-def test_unknown_task_family_or_box_format_is_refused() -> None:
-    with pytest.raises(PromptError, match=r"Unknown task 'summary'; use one of report, ask"):
-        select_template("summary", "CT")
-    with pytest.raises(PromptError, match=r"Unknown model family 'llava'.*gemma3, qwen2_5_vl"):
-        select_template("report", "CT", family="llava")
+def test_unknown_task_or_box_format_is_refused() -> None:
+    with pytest.raises(PromptError, match=r"Unknown task 'summary'; use one of ask, check_"):
+        select_template("summary", "CT", box_format="gemma_box_2d")
     with pytest.raises(PromptError, match=r"Unknown box format 'maira2'.*gemma_box_2d"):
-        select_template("grounding", "CR", "CHEST", family="remote", box_format="maira2")
+        select_template("grounding", "CR", "CHEST", box_format="maira2")
+    with pytest.raises(TypeError, match="box_format"):  # prompts knows no family's default
+        select_template("report", "CT", family="gemma3")
     assert issubclass(PromptError, ValueError)
 
 
@@ -190,7 +191,7 @@ ANATOMY = [
 def test_report_outline_has_the_exams_anatomy_under_findings(
     modality: str, body_part: str, view: str, exam: str, anatomy: tuple[str, ...]
 ) -> None:
-    template = select_template("report", modality, body_part, view)
+    template = select_template("report", modality, body_part, view, box_format="gemma_box_2d")
     assert template.exam == exam
     assert template.sections == ("Technique", "Findings", "Impression")
     assert template.findings_sections == anatomy
@@ -204,13 +205,15 @@ def test_report_outline_has_the_exams_anatomy_under_findings(
 
 def test_technique_is_the_given_metadata_and_the_model_is_told_to_copy_it() -> None:
     technique = "CT head without contrast, 32 axial slices, 5 mm."
-    user = render(select_template("report", "CT", "HEAD"), technique=technique).user
+    user = render(
+        select_template("report", "CT", "HEAD", box_format="gemma_box_2d"), technique=technique
+    ).user
     assert f"Technique, from the study's metadata: {technique}" in lines(user)
     assert "copy the technique given above and add nothing to it" in user
 
 
 def test_compare_asks_for_interval_change_per_finding() -> None:
-    template = select_template("compare", "CR", "CHEST", "PA", "qwen2_5_vl")
+    template = select_template("compare", "CR", "CHEST", "PA", box_format="qwen_abs")
     assert template.sections == ("Technique", "Comparison", "Findings", "Impression")
     assert template.findings_sections == CHEST_RADIOGRAPH
     assert template.vocabulary == ("new", "worse", "improved", "unchanged", "resolved")
@@ -236,17 +239,19 @@ def test_compare_asks_for_interval_change_per_finding() -> None:
 
 
 def test_missing_field_names_the_field_and_the_template() -> None:
-    template = select_template("report", "CT", "HEAD")
+    template = select_template("report", "CT", "HEAD", box_format="gemma_box_2d")
     with pytest.raises(
         PromptFieldError, match=r"Template 'report/ct_head' needs field 'technique'"
     ):
         render(template)
     with pytest.raises(ValueError, match="'question'"):
-        render(select_template("ask", "MR", "KNEE"), technique="MR knee")
+        render(
+            select_template("ask", "MR", "KNEE", box_format="gemma_box_2d"), technique="MR knee"
+        )
 
 
 def test_unknown_field_is_refused() -> None:
-    template = select_template("report", "CR", "CHEST", "PA")
+    template = select_template("report", "CR", "CHEST", "PA", box_format="gemma_box_2d")
     with pytest.raises(
         PromptFieldError,
         match=r"Template 'report/cxr_frontal' has no field 'question'; its fields are "
@@ -268,11 +273,11 @@ def test_unknown_field_is_refused() -> None:
 )
 def test_bad_values_are_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(PromptFieldError, match=message):
-        render(select_template("report", "CT", "CHEST"), **fields)
+        render(select_template("report", "CT", "CHEST", box_format="gemma_box_2d"), **fields)
 
 
 def test_optional_sentences_appear_only_when_given() -> None:
-    template = select_template("ask", "CR", "CHEST", "PA")
+    template = select_template("ask", "CR", "CHEST", "PA", box_format="gemma_box_2d")
     bare = render(template, technique="CR chest PA", question="Is the heart enlarged?")
     assert "indication" not in bare.user
     assert "drawn a region" not in bare.user
@@ -297,7 +302,7 @@ def test_optional_sentences_appear_only_when_given() -> None:
 
 
 def test_values_are_inserted_once_and_never_expanded() -> None:
-    template = select_template("ask", "CT", "CHEST")
+    template = select_template("ask", "CT", "CHEST", box_format="gemma_box_2d")
     question = 'Is {finding} here? Answer as {"a": 1} {technique}'
     prompt = render(template, technique="CT chest", question=question)
     assert f"Question: {question}" in lines(prompt.user)
@@ -307,29 +312,31 @@ def test_values_are_inserted_once_and_never_expanded() -> None:
 
 
 def test_language_defaults_to_english_and_can_be_set() -> None:
-    template = select_template("report", "MR", "BRAIN")
+    template = select_template("report", "MR", "BRAIN", box_format="gemma_box_2d")
     english = render(template, technique="MR brain").user
     assert "write the text after it in English." in english
     german = render(template, technique="MR brain", language="German").user
     assert "write the text after it in German." in german
     assert "keep each heading, in English," in german  # headings stay parseable
-    for task in Task:
-        template = select_template(task, "CT", "HEAD")
+    for task in TASKS:
+        template = select_template(task, "CT", "HEAD", box_format="gemma_box_2d")
         values = {**fill(template), "language": "French"}
         assert "French" in render(template, **values).user, task
 
 
 def test_versions_travel_with_every_prompt() -> None:
     catalogue = load_catalogue()
-    assert catalogue.version == PROMPTS_VERSION == "2026.11.1"
-    template = select_template("grounding", "CT", "CHEST", family="qwen2_5_vl")
+    assert catalogue.version == PROMPTS_VERSION == "2026.11.2"
+    template = select_template("grounding", "CT", "CHEST", box_format="qwen_abs")
     prompt = render(template, target="the trachea")
     assert prompt == RenderedPrompt(
-        prompt.system, prompt.user, "grounding/ct_chest", "2026.11.1", "2026.11.1"
+        prompt.system, prompt.user, "grounding/ct_chest", "2026.11.1", "2026.11.2"
     )
-    assert prompt.provenance == "grounding/ct_chest 2026.11.1 (prompts 2026.11.1)"
-    for task in Task:
-        prompt = render(t := select_template(task, "DX", "CHEST"), **fill(t))
+    assert prompt.provenance == "grounding/ct_chest 2026.11.1 (prompts 2026.11.2)"
+    for task in TASKS:
+        prompt = render(
+            t := select_template(task, "DX", "CHEST", box_format="gemma_box_2d"), **fill(t)
+        )
         assert re.fullmatch(r"\d{4}\.\d{1,2}\.\d+", prompt.version)
         assert prompt.catalogue_version == PROMPTS_VERSION
 
@@ -347,9 +354,9 @@ def test_every_version_in_the_data_is_at_most_the_catalogues() -> None:
 # --------------------------------------------------------------------------- boxes
 
 
-def test_grounding_uses_each_familys_native_box_format() -> None:
-    gemma = select_template("grounding", "CR", "CHEST", "PA", "gemma3")
-    qwen = select_template("grounding", "CR", "CHEST", "PA", "qwen2_5_vl")
+def test_grounding_uses_the_box_format_it_is_given() -> None:
+    gemma = select_template("grounding", "CR", "CHEST", "PA", box_format="gemma_box_2d")
+    qwen = select_template("grounding", "CR", "CHEST", "PA", box_format="qwen_abs")
     assert (gemma.box_format, gemma.box_key) == ("gemma_box_2d", "box_2d")
     assert (qwen.box_format, qwen.box_key) == ("qwen_abs", "bbox_2d")
     g = render(gemma, target="the heart").user
@@ -366,32 +373,30 @@ def test_grounding_uses_each_familys_native_box_format() -> None:
 
 
 def test_multi_slice_boxes_carry_the_slice_number() -> None:
-    template = select_template("grounding", "CT", "CHEST", family="gemma3")
+    template = select_template("grounding", "CT", "CHEST", box_format="gemma_box_2d")
     user = render(template, target="the largest lung nodule").user
     assert 'each preceded by its label "SLICE k"' in user
     assert '{"box_2d": [410, 220, 560, 380], "label": "nodule", "slice": 42}' in user
 
 
 def test_ask_gives_boxes_for_show_me_questions_in_the_native_format() -> None:
-    for family, key in [
-        ("gemma3", '"box_2d"'),
-        ("qwen2_5_vl", '"bbox_2d"'),
-        ("remote", '"bbox_2d"'),
+    for box_format, key in [
+        ("gemma_box_2d", '"box_2d"'),
+        ("qwen_abs", '"bbox_2d"'),
+        ("qwen_norm_1000", '"bbox_2d"'),
     ]:
-        template = select_template("ask", "CR", "CHEST", "PA", family)
+        template = select_template("ask", "CR", "CHEST", "PA", box_format=box_format)
         user = render(template, technique="CR chest PA", question="Show me the effusion.").user
         assert "If the question asks you to show, point to, mark or locate something" in user
-        assert key in user, family
+        assert key in user, box_format
 
 
-def test_box_format_can_be_chosen_for_a_remote_model_or_given() -> None:
-    norm = select_template(
-        "grounding", "CR", "CHEST", family="remote", box_format="qwen_norm_1000"
-    )
+def test_box_format_can_be_chosen_or_its_instructions_given() -> None:
+    norm = select_template("grounding", "CR", "CHEST", box_format="qwen_norm_1000")
     text = render(norm, target="the heart").user
     assert '"bbox_2d"' in text
     assert "integers from 0 to 1000" in text
-    medrega = select_template("grounding", "CT", "HEAD", family="remote", box_format="medrega")
+    medrega = select_template("grounding", "CT", "HEAD", box_format="medrega")
     text = render(medrega, target="the lateral ventricles").user
     assert "<ref>what it is</ref><box>[[x1, y1, x2, y2]]</box>" in text
     assert "integers from 0 to 999" in text
@@ -403,7 +408,7 @@ def test_box_format_can_be_chosen_for_a_remote_model_or_given() -> None:
 
 
 def test_check_probe_and_its_negation() -> None:
-    template = select_template("check_probe", "CT", "CHEST")
+    template = select_template("check_probe", "CT", "CHEST", box_format="gemma_box_2d")
     assert template.vocabulary == ("yes", "no")
     present = render(template, finding="a right pleural effusion").user
     absent = render(template, finding="a right pleural effusion", polarity="absent").user
@@ -416,8 +421,8 @@ def test_check_probe_and_its_negation() -> None:
 
 
 def test_check_control_asks_the_affirmative_probe() -> None:
-    probe = select_template("check_probe", "CR", "CHEST", "PA")
-    control = select_template("check_control", "CR", "CHEST", "PA")
+    probe = select_template("check_probe", "CR", "CHEST", "PA", box_format="gemma_box_2d")
+    control = select_template("check_control", "CR", "CHEST", "PA", box_format="gemma_box_2d")
     assert control.id == "check_control/cxr_frontal"
     finding = "a left pneumothorax"
     assert render(control, finding=finding).user == render(probe, finding=finding).user
@@ -436,11 +441,10 @@ def test_packaged_catalogue_is_read_once_and_complete() -> None:
     assert sorted(t.id for t in catalogue.templates) == [
         "ask", "check_control", "check_probe", "compare", "grounding", "report",
     ]  # fmt: skip
-    assert dict(catalogue.families) == {
-        "gemma3": "gemma_box_2d",
-        "qwen2_5_vl": "qwen_abs",
-        "remote": "qwen_abs",
-    }
+    assert sorted(catalogue.box_formats) == [
+        "gemma_box_2d", "medrega", "qwen_abs", "qwen_norm_1000",
+    ]  # fmt: skip
+    assert "families" not in json.loads((DATA / "catalogue.json").read_text(encoding="utf-8"))
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -473,7 +477,7 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "catalogue-version",
         "catalogue.json",
         lambda d: d.update(version="2026.12.1"),
-        r"version 2026\.12\.1 differs from PROMPTS_VERSION 2026\.11\.1",
+        r"version 2026\.12\.1 differs from PROMPTS_VERSION 2026\.11\.2",
     ),
     (
         "newer-template",
@@ -505,12 +509,6 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         lambda d: d["fields"]["language"].pop("default"),
         r"field 'language': give exactly one of required, default and from_box_format",
     ),
-    (
-        "family-box-format",
-        "catalogue.json",
-        lambda d: d["families"]["gemma3"].update(box_format="nope"),
-        r"family 'gemma3': no box format 'nope'",
-    ),
 ]
 
 
@@ -541,7 +539,9 @@ def test_a_copied_catalogue_selects_like_the_packaged_one(tmp_path: Path) -> Non
         lambda d: d["exams"][2]["findings_sections"].append("Vessels"),
     )
     catalogue = load_catalogue(folder)
-    template = select_template("report", "CT", "HEAD", catalogue=catalogue)
+    template = select_template(
+        "report", "CT", "HEAD", catalogue=catalogue, box_format="gemma_box_2d"
+    )
     assert template.findings_sections[-1] == "Vessels"
     assert "Vessels: <" in render(template, technique="CT head").user
 
@@ -550,6 +550,8 @@ def test_a_copied_catalogue_selects_like_the_packaged_one(tmp_path: Path) -> Non
 
 
 def test_prompts_imports_nothing_else_of_radlens() -> None:
+    """Nothing but the root error from dicom_io.errors (a PromptError is a RadLensError)."""
+    assert issubclass(PromptError, RadLensError)
     for path in PACKAGE.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -559,6 +561,8 @@ def test_prompts_imports_nothing_else_of_radlens() -> None:
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             for name in names:
+                if name == "dicom_io.errors":
+                    continue
                 assert name.split(".")[0] not in {"dicom_io", "models", "app"}, (path, name)
 
 

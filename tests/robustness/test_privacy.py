@@ -16,6 +16,7 @@ import pydicom
 import pytest
 
 from app.cli import main
+from models.report.exports import EXPORTERS
 from tests.files import sha256_tree
 from tests.robustness.sentinel import leaks, readable_texts, write_sentinel_study
 
@@ -53,8 +54,7 @@ def test_no_identifier_leaves_through_any_path(
     ]
     report = ["--max-new-tokens", "6", "--no-localize", *model]
     runs.extend(
-        ["report", study, "--out", str(out / f"report{suffix}"), *report]
-        for suffix in (".md", ".json", ".pdf", ".dcm", ".fhir.json")
+        ["report", study, "--out", str(out / f"report{suffix}"), *report] for suffix in EXPORTERS
     )
     outputs = []
     for args in runs:

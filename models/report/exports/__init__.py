@@ -1,8 +1,15 @@
-"""Report exports: Markdown, JSON, PDF, DICOM SR and FHIR, picked by the file extension.
+"""Report exports: one module per format, one :data:`EXPORTERS` registry, one entry point.
 
-:func:`export_report` is the one entry point (the CLI's ``radlens report --out`` and the UI's
-export button use it). Every export carries the disclaimer. None carries a patient identifier:
-a :class:`~models.report.draft.Report` holds none, and the DICOM SR, the one format that copies
+- :mod:`.base`: what an export is (:class:`~.base.Exporter`: suffix, UI label, render function).
+- :mod:`.markdown` (``.md``), :mod:`.json_export` (``.json``), :mod:`.pdf` (``.pdf``),
+  :mod:`.dicom_sr` (``.dcm``), :mod:`.fhir` (``.fhir.json``): each defines its ``EXPORTER``.
+- here: :data:`EXPORTERS` ``{suffix: exporter}``, the one list of formats (the CLI, the UI's
+  format list and the tests read it); :func:`exporter_for` picks one from a file name; and
+  :func:`export_report`, the one entry point (``radlens report --out`` and the UI's export
+  button). Adding a format is one module and one line in :data:`EXPORTERS`.
+
+Every export carries the disclaimer. None carries a patient identifier: a
+:class:`~models.report.draft.Report` holds none, and the DICOM SR, the one format that copies
 patient and study data from the source, is de-identified unless ``keep_identity=True``.
 
 Writing is atomic: the file is written beside its destination under a temporary name and then
@@ -13,111 +20,61 @@ refused: an export never overwrites its input.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_io.atomic import write_atomically
 from dicom_io.errors import InvalidArgumentError
-from models.report.draft import Finding, Report
+from models.report.draft import Report
+from models.report.exports import dicom_sr, fhir, json_export, markdown, pdf
+from models.report.exports.base import ExportContext, Exporter, registry
 
 if TYPE_CHECKING:
     from dicom_io.deid.files import UIDMap
-    from dicom_io.sr.document import SRContent, SRFinding
     from dicom_io.study import Series
 
-__all__ = ["FORMATS", "export_format", "export_report", "sr_content"]
+__all__ = [
+    "DEFAULT_SUFFIX",
+    "EXPORTERS",
+    "ExportContext",
+    "Exporter",
+    "export_report",
+    "exporter_for",
+]
 
-# Extension -> format name; ".fhir.json" is tested before ".json".
-FORMATS = {
-    ".fhir.json": "fhir",
-    ".md": "markdown",
-    ".json": "json",
-    ".pdf": "pdf",
-    ".dcm": "sr",
-}
+# The export formats, in the order the UI lists them: one line per format.
+EXPORTERS: Mapping[str, Exporter] = registry(
+    markdown.EXPORTER,
+    json_export.EXPORTER,
+    pdf.EXPORTER,
+    dicom_sr.EXPORTER,
+    fhir.EXPORTER,
+)
+DEFAULT_SUFFIX = markdown.EXPORTER.suffix
 
 
-def export_format(path: str | Path) -> str:
-    """The format ``path``'s extension asks for.
+def exporter_for(path: str | Path) -> Exporter:
+    """The exporter ``path``'s name asks for: the longest registered suffix it ends with
+    (case-insensitive), so ``a.fhir.json`` is FHIR, not JSON. The name needs a stem.
 
     Raises:
-        InvalidArgumentError: an extension none of the exports has.
+        InvalidArgumentError: a name that ends in none of the exporters' suffixes.
     """
     name = Path(path).name.lower()
-    for suffix, kind in FORMATS.items():
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return kind
-    choices = ", ".join(FORMATS)
+    found = [e for s, e in EXPORTERS.items() if name.endswith(s) and len(name) > len(s)]
+    if found:
+        return max(found, key=lambda e: len(e.suffix))
+    choices = ", ".join(EXPORTERS)
     raise InvalidArgumentError(
         f"{Path(path).name}: unknown export format; use a file name ending in one of: {choices}."
     )
 
 
-def _sr_finding(finding: Finding) -> SRFinding:
-    from dicom_io.sr.document import SRFinding, SRRegion
-
-    notes = tuple(f"flag: {flag}" for flag in finding.flags)
-    if finding.change:
-        notes += (f"change: {finding.change}",)
-    regions = tuple(SRRegion(b.slice, b.x0, b.y0, b.x1, b.y1, b.label) for b in finding.boxes)
-    return SRFinding(finding.section, finding.text, finding.status.value, regions, notes)
-
-
-def sr_content(report: Report) -> SRContent:
-    """The report as the plain data :mod:`dicom_io.sr.document` writes."""
-    from dicom_io.sr.document import SRContent
-
-    return SRContent(
-        title=report.title,
-        model_id=report.model_id,
-        disclaimer=report.disclaimer,
-        findings=tuple(_sr_finding(f) for f in report.findings),
-        impression=tuple(_sr_finding(f) for f in report.impression),
-        technique=report.technique,
-        indication=report.indication,
-        comparison=report.comparison,
-        slices=report.study.slices,
-        created=report.created,
-    )
-
-
-def _render(
-    report: Report,
-    kind: str,
-    series: Series | None,
-    keep_identity: bool,
-    uid_map: UIDMap | None,
-) -> bytes:
-    if kind == "markdown":
-        from models.report.exports.markdown import to_markdown
-
-        return to_markdown(report).encode("utf-8")
-    if kind == "json":
-        from models.report.exports.json_export import to_json_text
-
-        return to_json_text(report).encode("utf-8")
-    if kind == "pdf":
-        from models.report.exports.pdf import to_pdf
-
-        return to_pdf(report, series)
-    if kind == "fhir":
-        from models.report.exports.fhir import to_fhir_json
-
-        return to_fhir_json(report).encode("utf-8")
-    if series is None:
-        raise InvalidArgumentError(
-            "A DICOM SR export needs the series the report is about (argument 'series')."
-        )
-    from dicom_io.sr.document import sr_bytes
-
-    content = sr_content(report)
-    return sr_bytes(series, content, keep_identity=keep_identity, uid_map=uid_map)
-
-
 def _source_paths(series: Series | None) -> set[Path]:
-    if series is None or series._references is None:
+    if series is None:
         return set()
-    paths = (ref.source.path for ref in series._references())
+    paths = (ref.source.path for ref in series.slice_references())
     return {p.resolve() for p in paths if p is not None}
 
 
@@ -163,7 +120,8 @@ def export_report(
     keep_identity: bool = False,
     uid_map: UIDMap | None = None,
 ) -> Path:
-    """Write ``report`` to ``path`` in the format its extension names; return the path.
+    """Write ``report`` to ``path`` in the format its name ends with (:func:`exporter_for`);
+    return the path.
 
     ``.md`` Markdown, ``.json`` the report's JSON (schema ``radlens.report/1``), ``.pdf`` PDF
     (key images need ``series``), ``.dcm`` DICOM Comprehensive SR (needs the DICOM ``series``;
@@ -181,12 +139,12 @@ def export_report(
             existing image, a DICOM SR without a DICOM series.
     """
     path = Path(path)
-    kind = export_format(path)
+    exporter = exporter_for(path)
     if not path.parent.is_dir():
         raise InvalidArgumentError(
             f"{path.name}: the folder to write it in does not exist; create it first."
         )
     _check_destination(path, series)
-    data = _render(report, kind, series, keep_identity, uid_map)
-    write_atomically(path, data)
+    context = ExportContext(series=series, keep_identity=keep_identity, uid_map=uid_map)
+    write_atomically(path, exporter.render(report, context))
     return path

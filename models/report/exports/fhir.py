@@ -26,6 +26,8 @@ Validation: the resource is built through the R4B pydantic models (types, cardin
 required elements and FHIR's regular expressions), serialized, and the JSON text is parsed back
 with ``DiagnosticReport.model_validate_json``; any error raises before a file is written. That
 is the extent of it: terminology bindings and invariants beyond the models' own are not checked.
+
+:data:`EXPORTER` is its entry in :data:`models.report.exports.EXPORTERS` (``.fhir.json``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
 from models.report.draft import Finding, Report
+from models.report.exports.base import ExportContext, Exporter
 from models.report.exports.markdown import (
     box_text,
     change_suffix,
@@ -46,7 +49,7 @@ from models.report.exports.markdown import (
     to_markdown,
 )
 
-__all__ = ["FHIR_VERSION", "to_fhir", "to_fhir_json"]
+__all__ = ["EXPORTER", "FHIR_VERSION", "to_fhir", "to_fhir_json"]
 
 FHIR_VERSION = "4.3.0 (R4B, read as R4)"
 LOINC = "http://loinc.org"
@@ -218,3 +221,10 @@ def to_fhir_json(report: Report) -> str:
     text: str = to_fhir(report).model_dump_json(indent=2)
     DiagnosticReport.model_validate_json(text)
     return text + "\n"
+
+
+def _render(report: Report, context: ExportContext) -> bytes:
+    return to_fhir_json(report).encode("utf-8")
+
+
+EXPORTER = Exporter(".fhir.json", "FHIR DiagnosticReport", _render)

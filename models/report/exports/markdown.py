@@ -26,6 +26,7 @@ Layout (every line is plain CommonMark):
 
     **<disclaimer>**
 
+:data:`EXPORTER` is its entry in :data:`models.report.exports.EXPORTERS` (``.md``).
 The helpers (:func:`status_prefix`, :func:`box_text`, :func:`provenance_lines`) are shared with
 the PDF export so both say the same thing.
 """
@@ -36,8 +37,10 @@ from collections.abc import Iterable
 
 from models.grounding.placement import Box
 from models.report.draft import Finding, FindingStatus, Report
+from models.report.exports.base import ExportContext, Exporter
 
 __all__ = [
+    "EXPORTER",
     "box_text",
     "change_suffix",
     "finding_details",
@@ -179,3 +182,10 @@ def to_markdown(report: Report) -> str:
     lines += [f"- {line}" for line in provenance_lines(report)]
     lines += ["", warning, ""]
     return "\n".join(lines)
+
+
+def _render(report: Report, context: ExportContext) -> bytes:
+    return to_markdown(report).encode("utf-8")
+
+
+EXPORTER = Exporter(".md", "Markdown", _render)

@@ -11,6 +11,7 @@ pixels, so corners are scaled by the rendered size over the stored size, axis by
 Pixels are shown as stored: text burned into them (a patient's name on an ultrasound or a
 secondary capture) stays, and the caption says so when the series is flagged for it.
 The file is reproducible (reportlab's ``invariant`` mode: no timestamp, a fixed document ID).
+:data:`EXPORTER` is its entry in :data:`models.report.exports.EXPORTERS` (``.pdf``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.report.draft import Finding, FindingStatus, Report
+from models.report.exports.base import ExportContext, Exporter
 from models.report.exports.markdown import (
     change_suffix,
     finding_details,
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from dicom_io.study import Series
     from models.grounding.placement import Box
 
-__all__ = ["MAX_KEY_IMAGES", "key_slices", "render_key_image", "to_pdf"]
+__all__ = ["EXPORTER", "MAX_KEY_IMAGES", "key_slices", "render_key_image", "to_pdf"]
 
 MAX_KEY_IMAGES = 4
 _IMAGE_SIDE = 512  # px: key images are drawn at least this large before they are placed
@@ -310,3 +312,10 @@ def to_pdf(report: Report, series: Series | None = None, *, compress: bool = Tru
     footer = _footer(report, regular, bold)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+def _render(report: Report, context: ExportContext) -> bytes:
+    return to_pdf(report, context.series)
+
+
+EXPORTER = Exporter(".pdf", "PDF", _render)

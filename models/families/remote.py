@@ -1,0 +1,68 @@
+"""The remote family: whatever model an OpenAI-compatible server runs.
+
+Its processor is unknown, so images get the Qwen2.5-VL geometry (multiples of 28, unpadded: a
+size any server accepts) and token counts are Qwen's, as an estimate; the registry says the
+served model decides (:meth:`RemoteAdapter.tokens_per_image` is None). 16 slices by default.
+Boxes: ``qwen_abs`` unless RADLENS_REMOTE_GROUNDING names another convention
+(:mod:`models.registry.remote_entry`). Nothing is loaded here, so nothing is quantized and no
+processor is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from models.families import qwen2_5_vl
+from models.families.base import Family, Pad, Size, digit_label_tokens
+
+__all__ = ["ADAPTER", "RemoteAdapter"]
+
+
+@dataclass(frozen=True)
+class RemoteAdapter:
+    """The remote family (see the module docstring for the facts)."""
+
+    family: Family = Family.REMOTE
+    model_types: tuple[str, ...] = ()
+    model_names: str = "a model behind an OpenAI-compatible server"
+    box_format: str = "qwen_abs"
+    default_max_slices: int = 16
+    image_tokens_note: str = "decided by the served model"
+    unquantized_modules: tuple[str, ...] = ()
+
+    @property
+    def config_defaults(self) -> Mapping[str, Any]:
+        return MappingProxyType({})
+
+    def geometry(
+        self, width: int, height: int, *, min_pixels: int, max_pixels: int
+    ) -> tuple[Pad, Size]:
+        return qwen2_5_vl.ADAPTER.geometry(
+            width, height, min_pixels=min_pixels, max_pixels=max_pixels
+        )
+
+    def image_tokens(self, model_size: Size) -> int:
+        return qwen2_5_vl.ADAPTER.image_tokens(model_size)
+
+    def label_tokens(self, label: str) -> int:
+        return digit_label_tokens(label)
+
+    def tokens_per_image(self, width: int, height: int) -> int | None:
+        return None
+
+    def overflow_advice(self) -> str:
+        return qwen2_5_vl.ADAPTER.overflow_advice()
+
+    def sliding_attention(
+        self, text_config: Mapping[str, Any], layers: int
+    ) -> tuple[int, int | None]:
+        return 0, None
+
+    def processor_override(self) -> tuple[type[Any], type[Any]] | None:
+        return None
+
+
+ADAPTER = RemoteAdapter()

@@ -1,0 +1,54 @@
+"""The compare task: :func:`compare` reports the interval change of a series since a prior one.
+
+The request is built by :func:`~models.tasks.prepare.prepare` like every other (the prior's
+images first, then the current ones); it is run and read like a drafted report
+(:func:`~models.tasks.report.run_report`) into a report of kind ``compare``, one change word per
+finding, with the prior's technique line as its comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dicom_io.study import Series
+from models.backends.base import Backend, CancelToken, GenerationSettings
+from models.inputs.model_inputs import InputOptions
+from models.registry.lookup import ModelSpec
+from models.report.draft import Report
+from models.tasks.names import TaskName
+from models.tasks.prepare import prepare
+from models.tasks.report import run_report
+
+__all__ = ["compare"]
+
+
+def compare(
+    current: Series,
+    prior: Series,
+    backend: Backend,
+    spec: ModelSpec,
+    *,
+    indication: str = "",
+    prior_summary: str = "",
+    language: str = "English",
+    options: InputOptions | None = None,
+    settings: GenerationSettings | None = None,
+    on_delta: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Report:
+    """Compare ``current`` with ``prior`` (same body part): interval change per finding."""
+    settings = settings or GenerationSettings()
+    prepared = prepare(
+        current,
+        spec,
+        TaskName.COMPARE,
+        prior=prior,
+        indication=indication,
+        language=language,
+        options=options,
+        fields={"prior_summary": prior_summary},
+    )
+    report, _result = run_report(
+        current, prepared, backend, settings, indication, language, "", on_delta, cancel
+    )
+    return report

@@ -1,0 +1,213 @@
+"""The report task: :func:`draft_report` drafts a structured report of a series, then asks for
+the boxes of each abnormal finding (task ``grounding``, one call each).
+
+:func:`from_text` reads a model's raw text into a :class:`~models.report.draft.Report` (also
+behind ``radlens report --from-raw``, and for :mod:`models.tasks.compare`). Technique always
+comes from the metadata; what the model cannot support is marked, never invented. The raw model
+text is kept in every report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from dicom_io.study import Series
+from models.backends.base import Backend, CancelToken, GenerationSettings, Result
+from models.grounding.placement import Box, parse_boxes
+from models.inputs.model_inputs import InputOptions
+from models.registry.lookup import ModelSpec
+from models.report.draft import Finding, FindingStatus, Report, StudyRef
+from models.report.text import ParsedReport, parse_change, parse_report_text
+from models.tasks.ask import run
+from models.tasks.examples import Example, select_examples
+from models.tasks.names import TaskName
+from models.tasks.prepare import Prepared, inputs_for, prepare
+
+__all__ = ["MAX_GROUNDED_FINDINGS", "UNABLE_TEXT", "draft_report", "from_text", "run_report"]
+
+MAX_GROUNDED_FINDINGS = 8
+UNABLE_TEXT = "Unable to assess: the model's output could not be read as a report."
+
+
+def _study_ref(series: Series, prepared: Prepared, study_key: str = "") -> StudyRef:
+    return StudyRef(
+        study_key=study_key,
+        series_key=series.key,
+        series_index=series.index,
+        modality=series.modality,
+        body_part=series.body_part,
+        description=series.series_description or series.study_description,
+        slices=prepared.inputs.slice_indices,
+    )
+
+
+def _findings(
+    parsed: ParsedReport, compare: bool
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    def make(section: str, text: str) -> Finding:
+        change = None
+        if compare:
+            text, change = parse_change(text)
+        return Finding(section=section, text=text, change=change)
+
+    findings = tuple(make(h, t) for h, t in parsed.findings)
+    impression = tuple(make("Impression", t) for t in parsed.impression)
+    if not findings and not impression:
+        findings = (Finding("Report", UNABLE_TEXT, status=FindingStatus.UNABLE),)
+    return findings, impression
+
+
+def from_text(
+    series: Series,
+    prepared: Prepared,
+    raw: str,
+    *,
+    indication: str = "",
+    language: str = "English",
+    settings: GenerationSettings | None = None,
+    seconds: float | None = None,
+    model_id: str | None = None,
+    study_key: str = "",
+) -> Report:
+    """A report from a model's raw text for ``prepared`` (also behind ``--from-raw``); its kind
+    is the task ``prepared`` was made for (``report`` or ``compare``)."""
+    kind, template = prepared.task, prepared.template
+    comparing = kind is TaskName.COMPARE
+    parsed = parse_report_text(raw, template.findings_sections)
+    findings, impression = _findings(parsed, compare=comparing)
+    return Report(
+        kind=kind,
+        title=f"Draft {'comparison ' if comparing else ''}report: {template.exam_name}",
+        technique=prepared.technique,
+        indication=indication,
+        findings=findings,
+        impression=impression,
+        study=_study_ref(series, prepared, study_key),
+        model_id=model_id or prepared.spec.id,
+        prompt=prepared.prompt.provenance,
+        prompt_version=prepared.prompt.version,
+        language=language,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        raw=raw,
+        settings=settings,
+        seconds=seconds,
+        comparison=prepared.prior_technique or parsed.comparison,
+        notes=parsed.notes,
+    )
+
+
+def run_report(
+    series: Series,
+    prepared: Prepared,
+    backend: Backend,
+    settings: GenerationSettings,
+    indication: str,
+    language: str,
+    study_key: str = "",
+    on_delta: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[Report, Result]:
+    """Send ``prepared`` (a ``report`` or ``compare`` request) and read the model's text into a
+    report, timed; the model's result comes too (its finish reason says if it was cancelled)."""
+    start = time.perf_counter()
+    result = run(backend, prepared, settings, on_delta, cancel)
+    report = from_text(
+        series,
+        prepared,
+        result.text,
+        indication=indication,
+        language=language,
+        settings=settings,
+        seconds=time.perf_counter() - start,
+        model_id=result.model_id,
+        study_key=study_key,
+    )
+    return report, result
+
+
+def _ground(
+    report: Report,
+    series: Series,
+    backend: Backend,
+    spec: ModelSpec,
+    options: InputOptions | None,
+    settings: GenerationSettings,
+    cancel: CancelToken | None,
+) -> Report:
+    """Ask for boxes of each abnormal finding (one call each, at most MAX_GROUNDED_FINDINGS)."""
+    inputs = inputs_for(series, spec, options)
+    todo = [f for f in report.findings if not f.is_normal and f.status is not FindingStatus.UNABLE]
+    grounded: dict[int, tuple[Box, ...]] = {}
+    notes = list(report.notes)
+    for finding in todo[:MAX_GROUNDED_FINDINGS]:
+        if cancel is not None and cancel.cancelled:
+            break
+        prepared = prepare(
+            series,
+            spec,
+            TaskName.GROUNDING,
+            fields={"target": finding.text},
+            inputs=inputs,
+            language=report.language,
+        )
+        result = run(backend, prepared, settings, cancel=cancel)
+        boxes = parse_boxes(result.text, spec.grounding, prepared.mappings, prepared.spacing)
+        grounded[id(finding)] = tuple(
+            replace(b, label=b.label or finding.section) for b in boxes.boxes
+        )
+        notes.extend(f"{finding.section}: {line}" for line in boxes.dropped)
+    if len(todo) > MAX_GROUNDED_FINDINGS:
+        notes.append(f"only the first {MAX_GROUNDED_FINDINGS} abnormal findings were localized")
+    findings = tuple(replace(f, boxes=grounded.get(id(f), f.boxes)) for f in report.findings)
+    calls = min(len(todo), MAX_GROUNDED_FINDINGS)
+    checks = (
+        *report.checks,
+        f"localization: {calls} extra model call(s), one per abnormal finding",
+    )
+    return replace(report, findings=findings, notes=tuple(notes), checks=checks)
+
+
+def draft_report(
+    series: Series,
+    backend: Backend,
+    spec: ModelSpec,
+    *,
+    indication: str = "",
+    language: str = "English",
+    options: InputOptions | None = None,
+    settings: GenerationSettings | None = None,
+    ground: bool = True,
+    study_key: str = "",
+    examples: Sequence[Example] = (),
+    on_delta: Callable[[str], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Report:
+    """Draft a structured report of ``series``; abnormal findings are then localized (boxes).
+
+    ``examples`` (see :mod:`models.tasks.examples`): the most similar cases, as many as fit a
+    quarter of the context (at most 2), are shown first with their reports as demonstrations.
+    """
+    settings = settings or GenerationSettings()
+    budget = min((spec.context_length or 32_768) // 4, 8_192)
+    chosen = select_examples(examples, series, spec.family, budget) if examples else []
+    prepared = prepare(
+        series,
+        spec,
+        TaskName.REPORT,
+        indication=indication,
+        language=language,
+        options=options,
+        demonstrations=[(inputs, example.report) for example, inputs in chosen],
+    )
+    report, result = run_report(
+        series, prepared, backend, settings, indication, language, study_key, on_delta, cancel
+    )
+    if examples:
+        names = ", ".join(example.name for example, _ in chosen) or "none similar enough"
+        report = replace(report, notes=(*report.notes, f"few-shot examples shown: {names}"))
+    if ground and result.finish_reason != "cancelled":
+        report = _ground(report, series, backend, spec, options, settings, cancel)
+    return report
