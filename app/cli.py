@@ -69,7 +69,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_deid(args: argparse.Namespace) -> int:
-    from dicom_io.deid.files import DeidOptions, deidentify
+    from dicom_io.deid.files import deidentify
+    from dicom_io.deid.options import DeidOptions
 
     options = DeidOptions(date_shift_days=args.shift_dates)
     report = deidentify(Path(args.input), Path(args.output), options)

@@ -24,7 +24,7 @@ JSON schema ``radlens.models/1``::
           "default": true,
           "source": "google/medgemma-1.5-4b-it",   # hub id, local folder, or server URL
           "family": "gemma3",                      # gemma3 | qwen2_5_vl | remote
-          "grounding": "gemma_box_2d",             # models.grounding.placement.Convention value
+          "grounding": "gemma_box_2d",             # models.grounding.conventions.Convention value
           "downloaded": false,                     # null for remote
           "path": null,                            # local snapshot folder when downloaded
           "gated": true,
@@ -52,16 +52,10 @@ import json
 from typing import Any
 
 from models.backends.loading import Precision
-from models.registry.lookup import (
-    BYTES_PER_PARAM,
-    DEFAULT_MODEL_ID,
-    KV_TOKENS,
-    RUNTIME_OVERHEAD_GB,
-    ModelSpec,
-    get_spec,
-    list_specs,
-    remote_settings,
-)
+from models.registry.lookup import DEFAULT_MODEL_ID, get_spec, list_specs
+from models.registry.memory import BYTES_PER_PARAM, KV_TOKENS, RUNTIME_OVERHEAD_GB
+from models.registry.remote_entry import remote_settings
+from models.registry.spec import ModelSpec
 
 __all__ = ["SCHEMA", "add_parsers", "models_summary"]
 

@@ -34,7 +34,7 @@ from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Study
 from models.backends.base import GenerationSettings
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from models.report.draft import Report
 from models.tasks.ask import Answer
 from models.tasks.ask import ask as ask_model

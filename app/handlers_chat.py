@@ -24,7 +24,7 @@ from app.handlers_viewer import Marks, jump_slice, pick_series
 from app.services import Services
 from dicom_io.study import Series, Study
 from models.backends.base import CancelToken
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.tasks.ask import Answer
 from models.tasks.ask import ask as ask_model
 from models.tasks.names import TaskName

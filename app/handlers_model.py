@@ -34,7 +34,7 @@ from dicom_io.errors import RadLensError
 from dicom_io.study import Series
 from models.backends.base import Backend, CancelToken
 from models.errors import ModelNotFoundError
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 
 __all__ = [
     "Call",

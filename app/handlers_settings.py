@@ -19,9 +19,9 @@ from dicom_io.study import Series
 from models.backends.base import GenerationSettings
 from models.backends.loading import Precision
 from models.families import adapter
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.inputs.model_inputs import InputMode, InputOptions, estimate_tokens
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 
 __all__ = [
     "LANGUAGES",

@@ -3,8 +3,8 @@
 What is drawn over the slices is one user's :class:`Marks` (a ``gr.State``): the boxes of the
 last answer or report, the one selected, and the region the user marked by clicking two
 opposite corners on an acquired slice. Boxes are drawn with :mod:`dicom_io.display.overlays`,
-exactly
-where their source pixels are shown, in every plane. Every click on the viewer also reports the
+exactly where their source pixels are shown, in every plane. Every click on the viewer also reports
+the
 value of the voxel under it, in modality units (HU for CT), in any plane. Each series of a study
 gets a thumbnail (its middle slice) to pick it by; a thumbnail decodes that one slice, not the
 series.
@@ -28,7 +28,7 @@ from dicom_io.display.render import render_slice, value_at
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
 from dicom_io.windowing import PRESETS
-from models.grounding.placement import Box
+from models.grounding.box import Box
 
 __all__ = [
     "PLANES",

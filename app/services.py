@@ -35,7 +35,8 @@ from models.backends.base import Backend, CancelToken
 from models.backends.loading import Precision, resolve_model_folder
 from models.errors import ModelNotFoundError
 from models.registry.hub import is_downloaded
-from models.registry.lookup import ModelSpec, default_spec, get_spec, list_specs
+from models.registry.lookup import default_spec, get_spec, list_specs
+from models.registry.spec import ModelSpec
 
 __all__ = ["BackendFactory", "Services", "stream_task"]
 

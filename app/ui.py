@@ -21,8 +21,8 @@ from app import handlers_settings as settings
 from app import handlers_viewer as viewer
 from app import ui_events
 from app.services import Services
+from models.report.draft import DISCLAIMER
 from models.report.exports import DEFAULT_SUFFIX, EXPORTERS
-from models.tasks.ask import DISCLAIMER
 
 __all__ = ["build_ui", "launch_options"]
 

@@ -107,7 +107,8 @@ from bench.generation.report import (  # noqa: E402
     format_table,
     record,
 )
-from models.registry.lookup import ModelSpec, get_spec  # noqa: E402
+from models.registry.lookup import get_spec  # noqa: E402
+from models.registry.spec import ModelSpec  # noqa: E402
 
 # Used by tests/bench/test_generate_smoke.py through this script's namespace.
 __all__ = [

@@ -92,7 +92,7 @@ def measure(mode: str, folder: Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     for picture in pictures:
         digest.update(np.ascontiguousarray(picture).tobytes())
-    decoded = sum("_volume" in series.__dict__ for series in study.series)
+    decoded = sum(series.is_decoded for series in study.series)
     return {
         "mode": mode,
         "seconds": seconds,

@@ -26,7 +26,8 @@ from dicom_io.image import load_image
 from dicom_io.limits import Limits
 from dicom_io.nifti.reader import load_nifti
 from dicom_io.pixels.plugins import check_decodable
-from dicom_io.pixels.stack import decode_slice, decode_stack, output_photometric
+from dicom_io.pixels.rescale import output_photometric
+from dicom_io.pixels.stack import decode_slice, decode_stack
 from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.study import Series, SeriesFlags, SkippedFile, Study, Window

@@ -153,6 +153,11 @@ class Series:
         """
         return self.reference_loader() if self.reference_loader is not None else ()
 
+    @property
+    def is_decoded(self) -> bool:
+        """Whether the voxels are decoded and held in memory (:attr:`volume` was read)."""
+        return "_volume" in self.__dict__
+
     def release_voxels(self) -> None:
         """Forget the decoded voxels (to free their memory); they are decoded again if used."""
         with self._lock:
@@ -174,7 +179,7 @@ class Series:
         count = self.shape[0]
         if not 0 <= k < count:
             raise InvalidArgumentError(f"Slice {k} is outside 0..{count - 1} of the series.")
-        if "_volume" not in self.__dict__ and self.slice_loader is not None:
+        if not self.is_decoded and self.slice_loader is not None:
             return self.slice_loader(k)
         return self.volume.slab(k, k + 1)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 
 __all__ = ["DEMO_CXR", "QUESTIONS", "Case", "build_cases"]
 

@@ -18,7 +18,7 @@ from typing import Any
 from bench.generation.configs import model_class, model_config, param_counts
 from bench.generation.memory import release_memory
 from models.families.base import Family
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 
 __all__ = [
     "checkpoint_params",
@@ -147,7 +147,7 @@ def randomize_(model: Any, seed: int) -> None:
 
 def checkpoint_params(folder: Path) -> int:
     """Parameters stored in the folder's safetensors files (their headers)."""
-    from models.registry.lookup import spec_from_folder
+    from models.registry.local_folder import spec_from_folder
 
     architecture = spec_from_folder(folder).architecture
     assert architecture is not None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.families.base import Family
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 
 __all__ = [
     "TARGET_GPU",

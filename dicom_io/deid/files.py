@@ -4,8 +4,7 @@ What happens to each data set is :func:`~dicom_io.deid.dataset.deidentify_datase
 profile's table and what RadLens removes beyond it), with the options of
 :class:`~dicom_io.deid.options.DeidOptions` (dates removed, kept or shifted; patient
 characteristics kept or not) and UIDs replaced through a :class:`~dicom_io.deid.uid_map.UIDMap`
-(the
-same new UID for the same old one in every file of a run, not reversible without its secret).
+(the same new UID for the same old one in every file of a run, not reversible without its secret).
 This module reads and writes the files.
 
 Pixel data is never touched, byte for byte: text burned into the pixels stays. Instances that
@@ -44,14 +43,7 @@ from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.study import SkippedFile
 
-__all__ = [
-    "DEFAULT_OPTIONS",
-    "DeidOptions",
-    "DeidReport",
-    "UIDMap",
-    "deidentify",
-    "deidentify_dataset",
-]
+__all__ = ["DeidReport", "deidentify"]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ replays exactly those steps, so a box is drawn exactly where its pixels are show
 for planes whose normal is the slice axis (a region is drawn on an acquired slice).
 
 No model types are imported: anything with ``label``, ``slice`` and ``x0 .. y1`` attributes is
-a box (``models.grounding.placement.Box`` is one).
+a box (``models.grounding.box.Box`` is one).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ LABEL_MIN_SIZE = 256
 
 
 class BoxLike(Protocol):
-    """A box in source pixels of an acquired slice (``models.grounding.placement.Box`` fits)."""
+    """A box in source pixels of an acquired slice (``models.grounding.box.Box`` fits)."""
 
     @property
     def label(self) -> str: ...

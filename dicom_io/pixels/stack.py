@@ -33,13 +33,7 @@ from dicom_io.pixels.plugins import decode_job, make_job
 from dicom_io.pixels.rescale import fill_widening, output_photometric, put_frame
 from dicom_io.volume import Volume
 
-__all__ = [
-    "PROCESS_POOL_MIN_FILES",
-    "decode_job",
-    "decode_slice",
-    "decode_stack",
-    "output_photometric",
-]
+__all__ = ["PROCESS_POOL_MIN_FILES", "decode_slice", "decode_stack"]
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,7 @@
 :class:`SRRegion`.
 
 :mod:`models.report.exports` turns a report into these; :mod:`dicom_io.sr.document` writes them. A
-region is a
-rectangle in source pixel *edges* of the slice it was drawn on: ``x`` (column) right in
+region is a rectangle in source pixel *edges* of the slice it was drawn on: ``x`` (column) right in
 ``[0, Columns]``, ``y`` (row) down in ``[0, Rows]`` (see :mod:`dicom_io.sr.tree` for how that
 becomes SCOORD Graphic Data).
 """

@@ -2,8 +2,7 @@
 
 The API speaks plain data (:class:`SRContent`, :class:`SRFinding`, :class:`SRRegion`), not
 models: :mod:`models.report.exports` turns a report into these. The document follows the shape of
-TID
-2000 (Basic Diagnostic Imaging Report), built with highdicom; :mod:`dicom_io.sr.tree` shows the
+TID 2000 (Basic Diagnostic Imaging Report), built with highdicom; :mod:`dicom_io.sr.tree` shows the
 tree and how regions become SCOORD coordinates.
 
 The document is PRELIMINARY, PARTIAL and UNVERIFIED, and its Series Description says it is an
@@ -11,8 +10,8 @@ AI-generated draft.
 
 Identity. By default the document is de-identified: the patient and study modules are copied
 from source headers that went through :func:`dicom_io.deid.files.deidentify_dataset` (Basic
-Profile),
-so the Patient ID is a pseudonym, the birth date, sex, accession number, study ID and study date
+Profile), so the Patient ID is a pseudonym, the birth date, sex, accession number, study ID and
+study date
 are empty; the Patient's Name is ``ANONYMIZED``; the source's acquisition equipment is listed
 without institution or station. Every UID that refers to the source (study, series, SOP
 instances) is replaced through a :class:`~dicom_io.deid.files.UIDMap`. The references then resolve
@@ -32,17 +31,17 @@ from typing import TYPE_CHECKING, Any
 
 from dicom_io.atomic import write_atomically
 from dicom_io.errors import InvalidArgumentError
-from dicom_io.sr.content import SRContent, SRFinding, SRRegion
+from dicom_io.sr.content import SRContent
 from dicom_io.sr.tree import SourceUIDs, content_tree
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from dicom_io.deid.files import UIDMap
+    from dicom_io.deid.uid_map import UIDMap
     from dicom_io.dicom.slice_reference import SliceReference
     from dicom_io.study import Series
 
-__all__ = ["SRContent", "SRFinding", "SRRegion", "build_sr", "sr_bytes", "write_sr"]
+__all__ = ["build_sr", "sr_bytes", "write_sr"]
 
 ANONYMIZED = "ANONYMIZED"
 SERIES_DESCRIPTION = "AI-generated draft, not for diagnostic use"  # fits LO (64 characters)
@@ -89,7 +88,8 @@ def _evidence(
     refs: Sequence[SliceReference], slices: list[int], uid_map: UIDMap | None
 ) -> list[Dataset]:
     """Source headers of the referenced instances, de-identified unless ``uid_map`` is None."""
-    from dicom_io.deid.files import DEFAULT_OPTIONS, deidentify_dataset
+    from dicom_io.deid.dataset import deidentify_dataset
+    from dicom_io.deid.options import DEFAULT_OPTIONS
 
     seen: dict[str, Dataset] = {}
     for k in slices:
@@ -142,7 +142,7 @@ def build_sr(
     from highdicom import UID
     from highdicom.sr import ComprehensiveSR
 
-    from dicom_io.deid.files import UIDMap
+    from dicom_io.deid.uid_map import UIDMap
 
     refs = _references(series)
     _check_regions(content, len(refs))

@@ -40,7 +40,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from dicom_io.sr.content import SRContent, SRFinding, SRRegion
 
 if TYPE_CHECKING:
-    from dicom_io.deid.files import UIDMap
+    from dicom_io.deid.uid_map import UIDMap
     from dicom_io.dicom.slice_reference import SliceReference
 
 __all__ = ["SourceUIDs", "content_tree"]

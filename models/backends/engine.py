@@ -1,4 +1,4 @@
-"""Open the backend a :class:`~models.registry.lookup.ModelSpec` names: local weights or a
+"""Open the backend a :class:`~models.registry.spec.ModelSpec` names: local weights or a
 server."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from dicom_io.errors import InvalidArgumentError
 from models.backends.base import Backend
 from models.backends.loading import Precision
-from models.registry.lookup import ModelSpec, remote_settings
+from models.registry.remote_entry import remote_settings
+from models.registry.spec import ModelSpec
 
 __all__ = ["open_backend"]
 

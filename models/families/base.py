@@ -31,7 +31,7 @@ class FamilyAdapter(Protocol):
         family: the family's :class:`Family` member.
         model_types: ``config.json`` ``model_type`` values of local folders of this family.
         model_names: the models it covers, for messages (``"MedGemma"``).
-        box_format: the native box convention (a ``models.grounding.placement.Convention``
+        box_format: the native box convention (a ``models.grounding.conventions.Convention``
             value, also the prompts' box format id).
         default_max_slices: images sent for a volume when the user does not say.
         image_tokens_note: what an image costs, in words (``radlens models``).

@@ -2,11 +2,9 @@
 
 The numbers a model writes refer to the image the model received, which RadLens made from a
 source slice by crop, pad and resize (:class:`~models.inputs.mapping.ImageMapping`). Reading them
-back
-is :func:`models.grounding.placement.parse_boxes`; the functions here go the other way, from a
+back is :func:`models.grounding.placement.parse_boxes`; the functions here go the other way, from a
 :class:`~models.grounding.box.Box` in source pixels to what the model would write (to ask about a
-user's
-region).
+user's region).
 
 Conventions, and where the facts come from:
 

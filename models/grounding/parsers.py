@@ -7,8 +7,8 @@ is :mod:`models.grounding.placement`'s business; nothing here knows about mappin
 
 The extractors never raise on model text. JSON is read by the tolerant reader of
 :mod:`models.grounding.lenient_json` rather than :func:`json.loads`, because models write JSON the
-way
-people do: inside ```json fences or bare in prose, with single quotes, trailing commas, unquoted
+way people do: inside ```json fences or bare in prose, with single quotes, trailing commas,
+unquoted
 keys, numbers as strings, and cut off at the token limit. A container cut off at the end of the
 text is kept with what it held; a box entry that was itself cut off is reported, not guessed at.
 Boxes written as markup tags (MedRegA, Qwen2-VL's special tokens, MAIRA-2) are read by

@@ -3,8 +3,8 @@
 Each model family writes boxes in its own native convention (:class:`Convention`); the numbers
 refer to the image the model received, which RadLens made from a source slice by crop, pad and
 resize (:class:`~models.inputs.mapping.ImageMapping`). :func:`parse_boxes` reads the boxes from
-the raw
-text (leniently: :mod:`models.grounding.parsers`), picks the image each box refers to, converts
+the raw text (leniently: :mod:`models.grounding.parsers`), picks the image each box refers to,
+converts
 it through that image's mapping and clips it. It never raises on model text: every box it could
 not use is listed in ``dropped`` with the reason, every repair it made in ``notes``.
 
@@ -42,26 +42,13 @@ from models.grounding.conventions import (
     SCALES,
     Convention,
     Scale,
-    box_to_model,
-    image_reference_instruction,
-    native_text,
     parse_convention,
-    to_native,
 )
 from models.grounding.markup import extract_maira2, extract_medrega, extract_qwen_tokens
 from models.grounding.parsers import Candidate, Extraction, extract_json
 from models.inputs.mapping import ImageMapping
 
-__all__ = [
-    "Box",
-    "Convention",
-    "GroundingResult",
-    "box_to_model",
-    "image_reference_instruction",
-    "native_text",
-    "parse_boxes",
-    "to_native",
-]
+__all__ = ["GroundingResult", "parse_boxes"]
 
 
 @dataclass(frozen=True)

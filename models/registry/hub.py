@@ -2,8 +2,8 @@
 
 :func:`is_downloaded` and :func:`snapshot_folder` only look at the local cache (the same one
 :func:`models.backends.loading.load_model` reads, ``HF_HUB_CACHE``): no network, no hub import, a
-few
-``stat`` calls. A snapshot counts as downloaded when it has ``config.json`` and every weight file
+few ``stat`` calls. A snapshot counts as downloaded when it has ``config.json`` and every weight
+file
 its ``model.safetensors.index.json`` names (or a ``*.safetensors`` file when there is no index).
 
 :func:`pull` downloads with ``huggingface_hub.snapshot_download`` (tqdm progress bars on stderr),
@@ -28,7 +28,7 @@ from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
 from models.errors import DownloadUnavailableError, GatedModelError, ModelNotFoundError
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 
 __all__ = [
     "ALLOW_PATTERNS",

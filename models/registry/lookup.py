@@ -1,8 +1,8 @@
 """The models RadLens knows: find one by id, by hub id, or from a local model folder.
 
 A :class:`ModelSpec` (:mod:`models.registry.spec`) is data: an id (``medgemma-1.5-4b``), a source
-(hub id,
-local folder or server URL), the architecture family, the name of its native box convention, what
+(hub id, local folder or server URL), the architecture family, the name of its native box
+convention, what
 an image costs in tokens, licence and gating, the system prompt its card uses, and the size facts
 behind a memory estimate. :func:`get_spec` finds one by id, by hub id, or builds one from a local
 model folder (family from its ``config.json``: :mod:`models.registry.local_folder`).
@@ -25,26 +25,10 @@ from pathlib import Path
 from models.errors import ModelNotFoundError, UnknownModelError
 from models.registry.known_models import KNOWN_SPECS
 from models.registry.local_folder import spec_from_folder
-from models.registry.memory import BYTES_PER_PARAM, KV_TOKENS, RUNTIME_OVERHEAD_GB, Architecture
-from models.registry.remote_entry import REMOTE_ID, RemoteSettings, remote_settings, remote_spec
+from models.registry.remote_entry import REMOTE_ID, remote_spec
 from models.registry.spec import ModelSpec, looks_like_path
 
-__all__ = [
-    "BYTES_PER_PARAM",
-    "DEFAULT_MODEL_ID",
-    "KV_TOKENS",
-    "REMOTE_ID",
-    "RUNTIME_OVERHEAD_GB",
-    "Architecture",
-    "ModelSpec",
-    "RemoteSettings",
-    "default_spec",
-    "get_spec",
-    "known_ids",
-    "list_specs",
-    "remote_settings",
-    "spec_from_folder",
-]
+__all__ = ["DEFAULT_MODEL_ID", "default_spec", "get_spec", "known_ids", "list_specs"]
 
 DEFAULT_MODEL_ID = "medgemma-1.5-4b"
 

@@ -14,8 +14,8 @@
 bits, as measured with bitsandbytes 0.50), int8 1.0016 (int8 plus one fp32 scale per row), bf16
 2. bitsandbytes quantizes only ``nn.Linear`` layers and RadLens keeps the vision side and
 ``lm_head`` unquantized (see :mod:`models.backends.loading`), hence the kept weights. fp32 counts
-4 bytes
-for every parameter and the cache. Check against known numbers: MedGemma 4B bf16 weights are
+4 bytes for every parameter and the cache. Check against known numbers: MedGemma 4B bf16 weights
+are
 8.60 GB (4.30 B x 2, the size of its safetensors and of Ollama's F16 build), Qwen2.5-VL-7B's
 16.58 GB. Resulting estimates (nf4 / int8 / bf16): MedGemma 5.1 / 6.7 / 9.9 GB, Qwen2.5-VL-3B
 4.7 / 6.0 / 8.8 GB, Lingshu-7B and Qwen2.5-VL-7B 8.4 / 11.5 / 18.1 GB.

@@ -2,8 +2,8 @@
 
 A spec holds an id (``medgemma-1.5-4b``), a source (hub id, local folder or server URL), the
 architecture family, the name of its native box convention (the values of
-``models.grounding.placement.Convention``), what an image costs in tokens, licence and gating, the
-system prompt its card uses, and the size facts behind a memory estimate
+``models.grounding.conventions.Convention``), what an image costs in tokens, licence and gating,
+the system prompt its card uses, and the size facts behind a memory estimate
 (:mod:`models.registry.memory`). The box convention and the token note default to the family's
 (:mod:`models.families`), so an entry states only what differs.
 """
@@ -42,7 +42,7 @@ class ModelSpec:
     default_precision: Precision = Precision.AUTO
     system_prompt: str | None = None  # as the model card's example uses it; None: none given
     notes: str = ""
-    grounding: str = ""  # a models.grounding.placement.Convention value; "": the family's
+    grounding: str = ""  # a models.grounding.conventions.Convention value; "": the family's
     image_tokens: str = ""  # what an image costs, in words; "": the family's
 
     def __post_init__(self) -> None:

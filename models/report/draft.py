@@ -15,13 +15,16 @@ from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
 from models.backends.base import GenerationSettings
-from models.grounding.placement import Box
-from models.tasks.ask import DISCLAIMER
+from models.grounding.box import Box
 from models.tasks.names import TaskName, task_name
 
-__all__ = ["REPORT_SCHEMA", "Finding", "FindingStatus", "Report", "StudyRef"]
+__all__ = ["DISCLAIMER", "REPORT_SCHEMA", "Finding", "FindingStatus", "Report", "StudyRef"]
 
 REPORT_SCHEMA = "radlens.report/1"
+# What every answer, report and export says of itself, wherever it is shown.
+DISCLAIMER = (
+    "AI-generated draft, not for diagnostic use; requires review by a qualified clinician."
+)
 
 
 class FindingStatus(StrEnum):

@@ -20,16 +20,15 @@ from models.backends.base import (
     GenerationSettings,
     Result,
 )
-from models.grounding.placement import Box, parse_boxes
+from models.grounding.box import Box
+from models.grounding.placement import parse_boxes
 from models.inputs.model_inputs import InputOptions
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
+from models.report.draft import DISCLAIMER
 from models.tasks.prepare import Prepared, Turn, prepare
 
-__all__ = ["ANSWER_SCHEMA", "DISCLAIMER", "Answer", "answer_from_text", "ask", "run"]
+__all__ = ["ANSWER_SCHEMA", "Answer", "answer_from_text", "ask", "run"]
 
-DISCLAIMER = (
-    "AI-generated draft, not for diagnostic use; requires review by a qualified clinician."
-)
 ANSWER_SCHEMA = "radlens.answer/1"
 NO_TEXT = "Unable to assess: the model returned no text."
 

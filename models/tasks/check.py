@@ -14,7 +14,7 @@ from dataclasses import replace
 from dicom_io.study import Series
 from models.backends.base import Backend, CancelToken, GenerationSettings
 from models.inputs.model_inputs import InputOptions, ModelInputs
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from models.report.draft import Finding, FindingStatus, Report
 from models.report.text import parse_yes_no
 from models.tasks.ask import run

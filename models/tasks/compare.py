@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dicom_io.study import Series
 from models.backends.base import Backend, CancelToken, GenerationSettings
 from models.inputs.model_inputs import InputOptions
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from models.report.draft import Report
 from models.tasks.names import TaskName
 from models.tasks.prepare import prepare

@@ -18,11 +18,12 @@ import numpy.typing as npt
 from dicom_io.display.overlays import REGION_COLOUR
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.study import Series
-from models.grounding.placement import Box, box_to_model, native_text
+from models.grounding.box import Box
+from models.grounding.conventions import box_to_model, native_text
 from models.inputs.mapping import ImageMapping
 from models.inputs.messages import ImagePart, Message, Part, TextPart
 from models.inputs.model_inputs import InputOptions, ModelInputs, build_inputs, to_messages
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from models.tasks.names import TaskName, task_name
 from models.tasks.outbound import check_outbound
 from models.tasks.technique import describe_technique

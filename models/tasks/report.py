@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 
 from dicom_io.study import Series
 from models.backends.base import Backend, CancelToken, GenerationSettings, Result
-from models.grounding.placement import Box, parse_boxes
+from models.grounding.box import Box
+from models.grounding.placement import parse_boxes
 from models.inputs.model_inputs import InputOptions
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from models.report.draft import Finding, FindingStatus, Report, StudyRef
 from models.report.text import ParsedReport, parse_change, parse_report_text
 from models.tasks.ask import run

@@ -28,7 +28,7 @@ from typing import Any
 from app.services import BackendFactory, Services
 from dicom_io.loader import load_study
 from models.backends.base import Backend, CancelToken, GenerationRequest, Result
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from models.tasks.technique import describe_technique
 from tests.network import free_port
 from tests.synthetic import write_ct_series

@@ -30,7 +30,7 @@ from app.server import DEMO_STUDY
 from app.services import Services
 from dicom_io.study import Study
 from models.backends import OpenAIBackend
-from models.registry.lookup import ModelSpec
+from models.registry.spec import ModelSpec
 from tests.app.conftest import RadLensServer
 from tests.app.fault_checks import (
     Predict,

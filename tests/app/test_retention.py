@@ -30,7 +30,7 @@ def test_a_released_page_lets_go_of_its_studies_voxels():
     held.hold_study("page-1", study)
     held.hold_study(None, load_study(DEMO_STUDY))  # no page: nothing held
     assert held.release("page-1") == 1
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     assert "volume" not in series.__dict__
     np.testing.assert_array_equal(series.volume.array, pixels)  # decoded again if used
     assert held.release("page-1") == 0
@@ -64,14 +64,14 @@ def test_a_closed_page_frees_its_study_and_a_reconnect_would_decode_it_again(
     (session,) = services.pages.holders()
     (study,) = services.pages.studies(session)
     series = study.default_series
-    assert "_volume" in series.__dict__  # the viewer decoded it
+    assert series.is_decoded  # the viewer decoded it
     shown = series.volume.array.copy()
 
     page.goto("about:blank")  # the page goes: Gradio's unload event
     deadline = time.monotonic() + 60
-    while "_volume" in series.__dict__ and time.monotonic() < deadline:
+    while series.is_decoded and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     assert services.pages.studies(session) == []
     # The uploaded files are still there: a page that reconnects decodes the same pixels.
     np.testing.assert_array_equal(series.volume.array, shown)

@@ -42,7 +42,7 @@ def test_thumbnails_decode_one_file_per_series(tmp_path: Path, syntax: str, deco
     middles += [image.slice_paths[0] for image in folder.localizer]
     assert sorted(decoded) == sorted((path.name, None) for path in middles)
     for series in study.series:
-        assert "_volume" not in series.__dict__
+        assert not series.is_decoded
     for (picture, _), series in zip(shown, study.series, strict=True):
         np.testing.assert_array_equal(picture, whole_series_thumbnail(series))
 
@@ -52,12 +52,12 @@ def test_an_opened_series_is_not_decoded_again(tmp_path: Path, decoded: Decoded)
     study = load_study(tmp_path)
     viewer.show_study(study)  # decodes the default series for the viewer
     opened = study.default_series
-    assert "_volume" in opened.__dict__
+    assert opened.is_decoded
     decoded.clear()
     viewer.thumbnails(study)
     assert len(decoded) == len(study.series) - 1
     unopened = [s for s in study.series if s is not opened]
-    assert all("_volume" not in series.__dict__ for series in unopened)
+    assert all(not series.is_decoded for series in unopened)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_real_files_thumbnail_like_their_middle_slice(
 ):
     series = load_study(testdata(name)).default_series
     picture = viewer.series_thumbnail(series)
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     assert len(decoded) == 1
     assert picture.shape == size
     np.testing.assert_array_equal(picture, whole_series_thumbnail(series))
@@ -86,7 +86,7 @@ def test_a_series_without_a_header_window_is_windowed_on_its_middle_slice(
     info = write_ct_series(tmp_path, slices=9, rows=32, columns=32, windows=())
     series = load_study(tmp_path).default_series
     picture = viewer.series_thumbnail(series)
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     middle = info.hu[4]
     np.testing.assert_array_equal(picture, apply_window(middle, data_window(middle)))
 
@@ -96,7 +96,7 @@ def test_a_series_without_a_header_window_is_windowed_on_its_middle_slice(
     decoded.clear()
     picture = viewer.series_thumbnail(series)
     assert decoded == [("emri_small_jpeg_2k_lossless.dcm", 5)]
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     middle = series.volume.array[5]
     np.testing.assert_array_equal(picture, apply_window(middle, data_window(middle)))
     assert data_window(middle) != data_window(series.volume.array)

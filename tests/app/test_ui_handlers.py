@@ -38,7 +38,7 @@ from dicom_io.display.overlays import BOX_COLOUR, HIGHLIGHT_COLOUR, REGION_COLOU
 from dicom_io.loader import load_study
 from dicom_io.study import Study
 from models.backends.base import CancelToken
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.inputs.model_inputs import InputMode, InputOptions
 from models.registry.lookup import get_spec
 from models.tasks.ask import answer_from_text

@@ -13,14 +13,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 
-from dicom_io.deid.files import (
-    DeidOptions,
-    DeidReport,
-    UIDMap,
-    deidentify,
-    deidentify_dataset,
-)
+from dicom_io.deid.dataset import deidentify_dataset
+from dicom_io.deid.files import DeidReport, deidentify
+from dicom_io.deid.options import DeidOptions
 from dicom_io.deid.profile import BASIC_PROFILE, Action, action_for, choose_action
+from dicom_io.deid.uid_map import UIDMap
 from dicom_io.errors import (
     CorruptFileError,
     EmptyInputError,

@@ -33,7 +33,7 @@ from tests.synthetic import write_ct_series
 
 @dataclass(frozen=True)
 class B:
-    """A box with the attributes of models.grounding.placement.Box (dicom_io cannot import
+    """A box with the attributes of models.grounding.box.Box (dicom_io cannot import
     models)."""
 
     label: str

@@ -26,7 +26,7 @@ from tests.synthetic import write_ct_series, write_multi_series_folder
 def assert_same_as_volume_slice(series: Series, k: int) -> None:
     """``slice_volume(k)`` (taken first, keeping nothing) equals ``volume.slab(k, k + 1)``."""
     alone = series.slice_volume(k)
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     expected = series.volume.slab(k, k + 1)
     assert alone.shape == (1, *series.shape[1:])
     assert alone.array.dtype == expected.array.dtype
@@ -80,7 +80,7 @@ def test_multi_frame_files_decode_only_the_frame(
     assert count > 1
     picked = sorted({0, count // 2, count - 1})
     alone = {k: series.slice_volume(k) for k in picked}
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     # One frame of the one file for each slice; the frames differ.
     assert [file for file, _ in decoded] == [testdata(name).name] * len(picked)
     frames = [frame for _, frame in decoded]
@@ -125,7 +125,7 @@ def test_compressed_series_decodes_one_file_per_slice(
         assert decoded == [(info.slice_paths[k].name, None)]
         np.testing.assert_array_equal(alone.array[0], info.hu[k])
         np.testing.assert_allclose(alone.affine[:3, 3], info.positions[k], atol=1e-3)
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     assert_same_as_volume_slice(load_study(tmp_path).default_series, 3)
 
 
@@ -147,7 +147,7 @@ def test_a_zip_member_is_decoded_in_memory(tmp_path: Path):
             zf.write(path, path.name)
     series = load_study(archive).default_series
     np.testing.assert_array_equal(series.slice_volume(2).array[0], info.hu[2])
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
 
 
 def test_a_slice_beyond_int16_widens_like_the_volume(tmp_path: Path):
@@ -185,7 +185,7 @@ def test_nifti_and_images_are_read_whole(tmp_path: Path):
     nifti = load_study(path).default_series
     middle = nifti.shape[0] // 2
     alone = nifti.slice_volume(middle)
-    assert "_volume" in nifti.__dict__  # nothing to gain: the loader reads the whole file
+    assert nifti.is_decoded  # nothing to gain: the loader reads the whole file
     np.testing.assert_array_equal(alone.array[0], nifti.volume.array[middle])
 
     pixels_ = np.arange(20 * 30, dtype=np.uint8).reshape(20, 30)
@@ -213,7 +213,7 @@ def test_preview_renders_like_the_slice_of_the_series(testdata: Callable[[str], 
     assert (preview.shape, preview.photometric) == ((1, 1955, 1841), "MONOCHROME1")
     assert preview.default_window == series.default_window
     shown = render_slice(preview, 0, "acquired", "default")
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     np.testing.assert_array_equal(shown, render_slice(series, 0, "acquired", "default"))
 
 
@@ -222,7 +222,7 @@ def test_preview_without_a_header_window_uses_its_slice(tmp_path: Path):
     series = load_study(tmp_path).default_series
     assert series.default_window is None
     shown = render_slice(series.preview(4), 0, "acquired", "default")
-    assert "_volume" not in series.__dict__
+    assert not series.is_decoded
     window = data_window(info.hu[4])
     np.testing.assert_array_equal(shown, apply_window(info.hu[4], window))
     # The viewer windows the same slice on the whole volume's percentiles instead.

@@ -12,9 +12,11 @@ from PIL import Image
 from pydicom.dataset import Dataset
 
 from dicom_io import load_study
-from dicom_io.deid.files import UIDMap, deidentify
+from dicom_io.deid.files import deidentify
+from dicom_io.deid.uid_map import UIDMap
 from dicom_io.errors import InvalidArgumentError
-from dicom_io.sr.document import SERIES_DESCRIPTION, SRContent, SRFinding, SRRegion, write_sr
+from dicom_io.sr.content import SRContent, SRFinding, SRRegion
+from dicom_io.sr.document import SERIES_DESCRIPTION, write_sr
 from dicom_io.study import Series
 from tests.synthetic import SyntheticSeries, write_ct_series
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from app.cli import main
 from dicom_io.loader import load_study
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.registry.lookup import get_spec
 from models.tasks.prepare import Turn, prepare
 from tests.files import REPO

@@ -16,17 +16,16 @@ import pytest
 from PIL import Image
 
 from dicom_io import load_study
-from dicom_io.deid.files import UIDMap
+from dicom_io.deid.uid_map import UIDMap
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.study import Series
 from models.backends.base import GenerationSettings
-from models.grounding.placement import Box
-from models.report.draft import Finding, FindingStatus, Report, StudyRef
+from models.grounding.box import Box
+from models.report.draft import DISCLAIMER, Finding, FindingStatus, Report, StudyRef
 from models.report.exports import DEFAULT_SUFFIX, EXPORTERS, export_report, exporter_for
 from models.report.exports.base import ExportContext, Exporter, registry
 from models.report.exports.markdown import to_markdown
 from models.report.exports.pdf import key_slices, to_pdf
-from models.tasks.ask import DISCLAIMER
 from tests.synthetic import SyntheticSeries, write_ct_series
 
 PDFTOTEXT = shutil.which("pdftotext")

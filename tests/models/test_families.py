@@ -14,7 +14,7 @@ import models.families
 from models.backends.loading import UNQUANTIZED_MODULES
 from models.families import ADAPTERS, Family, adapter, adapter_for_model_type
 from models.families.lookup import local_model_types
-from models.grounding.placement import Convention
+from models.grounding.conventions import Convention
 from models.registry.lookup import list_specs
 from prompts import load_catalogue
 

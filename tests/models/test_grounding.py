@@ -12,16 +12,15 @@ from hypothesis import strategies as st
 
 from dicom_io.errors import InvalidArgumentError, RadLensError
 from models.families.qwen2_5_vl import qwen_resized_size
-from models.grounding.placement import (
-    Box,
+from models.grounding.box import Box
+from models.grounding.conventions import (
     Convention,
-    GroundingResult,
     box_to_model,
     image_reference_instruction,
     native_text,
-    parse_boxes,
     to_native,
 )
+from models.grounding.placement import GroundingResult, parse_boxes
 from models.inputs.mapping import ImageMapping
 
 # RG1_UNCR-sized PA chest: w=1841, h=1955. Padded to a 1955 square: 1955 - 1841 = 114 columns,

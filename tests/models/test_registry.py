@@ -19,16 +19,9 @@ from models.errors import (
     UnsupportedPrecisionError,
 )
 from models.families.base import Family
-from models.registry.lookup import (
-    DEFAULT_MODEL_ID,
-    KV_TOKENS,
-    RUNTIME_OVERHEAD_GB,
-    default_spec,
-    get_spec,
-    known_ids,
-    list_specs,
-    remote_settings,
-)
+from models.registry.lookup import DEFAULT_MODEL_ID, default_spec, get_spec, known_ids, list_specs
+from models.registry.memory import KV_TOKENS, RUNTIME_OVERHEAD_GB
+from models.registry.remote_entry import remote_settings
 
 # id -> (hub id, family, native box convention, gated, licence start), as on each model card.
 EXPECTED = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dicom_io.loader import load_study
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.registry.lookup import get_spec
 from models.report.draft import FindingStatus
 from models.report.revision import report_to_text, revise

@@ -16,7 +16,7 @@ from dicom_io.loader import load_study
 from models.backends import GenerationRequest, Result, TransformersBackend
 from models.backends.base import CancelToken, GenerationSettings
 from models.backends.loading import load_model
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.inputs.messages import ImagePart, TextPart
 from models.registry.lookup import get_spec
 from models.report.draft import FindingStatus

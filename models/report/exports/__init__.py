@@ -31,7 +31,7 @@ from models.report.exports import dicom_sr, fhir, json_export, markdown, pdf
 from models.report.exports.base import ExportContext, Exporter, registry
 
 if TYPE_CHECKING:
-    from dicom_io.deid.files import UIDMap
+    from dicom_io.deid.uid_map import UIDMap
     from dicom_io.study import Series
 
 __all__ = [

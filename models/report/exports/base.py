@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from dicom_io.deid.files import UIDMap
+    from dicom_io.deid.uid_map import UIDMap
     from dicom_io.study import Series
     from models.report.draft import Report
 

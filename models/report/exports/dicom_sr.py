@@ -1,5 +1,5 @@
 """A report as a DICOM Comprehensive SR (``.dcm``): the report turned into the plain
-:class:`~dicom_io.sr.document.SRContent` that :mod:`dicom_io.sr.document` writes.
+:class:`~dicom_io.sr.content.SRContent` that :mod:`dicom_io.sr.document` writes.
 
 The SR is the one format that copies patient and study data from the source series, so it needs
 the DICOM series and is de-identified unless ``keep_identity`` (see
@@ -16,13 +16,13 @@ from models.report.draft import Finding, Report
 from models.report.exports.base import ExportContext, Exporter
 
 if TYPE_CHECKING:
-    from dicom_io.sr.document import SRContent, SRFinding
+    from dicom_io.sr.content import SRContent, SRFinding
 
 __all__ = ["EXPORTER", "sr_content"]
 
 
 def _sr_finding(finding: Finding) -> SRFinding:
-    from dicom_io.sr.document import SRFinding, SRRegion
+    from dicom_io.sr.content import SRFinding, SRRegion
 
     notes = tuple(f"flag: {flag}" for flag in finding.flags)
     if finding.change:
@@ -33,7 +33,7 @@ def _sr_finding(finding: Finding) -> SRFinding:
 
 def sr_content(report: Report) -> SRContent:
     """The report as the plain data :mod:`dicom_io.sr.document` writes."""
-    from dicom_io.sr.document import SRContent
+    from dicom_io.sr.content import SRContent
 
     return SRContent(
         title=report.title,

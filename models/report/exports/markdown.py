@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models.grounding.placement import Box
+from models.grounding.box import Box
 from models.report.draft import Finding, FindingStatus, Report
 from models.report.exports.base import ExportContext, Exporter
 

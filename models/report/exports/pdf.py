@@ -3,8 +3,7 @@
 Every page carries the disclaimer, the model and the prompt version in its footer. With a
 ``series``, each slice that has boxes (the first four, in report order) is shown as the viewer
 shows it (:func:`dicom_io.display.render.render_slice`, the series' default window, square pixels)
-with
-its boxes drawn and numbered; a caption lists the numbers' labels. Without a series the PDF is
+with its boxes drawn and numbered; a caption lists the numbers' labels. Without a series the PDF is
 text only. Box corners are source pixel edges; the rendered slice may be resampled to square
 pixels, so corners are scaled by the rendered size over the stored size, axis by axis.
 
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from dicom_io.study import Series
-    from models.grounding.placement import Box
+    from models.grounding.box import Box
 
 __all__ = ["EXPORTER", "MAX_KEY_IMAGES", "key_slices", "render_key_image", "to_pdf"]
 
