@@ -188,18 +188,31 @@ def screenshot(
 # --- models for the assistant panes ------------------------------------------------------------
 
 
+HOLD_SECONDS = 120.0  # how long a held stream waits for Stop before it goes on
+
+
 class ScriptedBackend:
     """A backend that writes prepared model text: for UI wiring tests only.
 
     ``reply(prompt_text)`` picks the text from the last user message; it is streamed a few
     characters at a time, ``delay`` seconds apart, and stops at the next piece when cancelled
     (``finish_reason="cancelled"``), as the real backends do. ``calls`` records the prompts.
+
+    ``hold(prompt_text)`` true: after the first piece the stream waits for Stop (up to
+    :data:`HOLD_SECONDS`), so a test of Stop does not race the stream on a busy machine.
     """
 
-    def __init__(self, reply: Callable[[str], str], delay: float = 0.0, chunk: int = 12) -> None:
+    def __init__(
+        self,
+        reply: Callable[[str], str],
+        delay: float = 0.0,
+        chunk: int = 12,
+        hold: Callable[[str], bool] | None = None,
+    ) -> None:
         self._reply = reply
         self._delay = delay
         self._chunk = chunk
+        self._hold = hold
         self.calls: list[str] = []
 
     @property
@@ -221,12 +234,14 @@ class ScriptedBackend:
         prompt = "\n".join(p.text for p in user.parts if isinstance(p, TextPart))
         self.calls.append(prompt)
         text = self._reply(prompt)
+        held = self._hold is not None and cancel is not None and self._hold(prompt)
         start = time.perf_counter()
         written = ""
         for k in range(0, len(text), self._chunk):
+            wait = HOLD_SECONDS if held and k == self._chunk else self._delay
             if cancel is None:
                 time.sleep(self._delay)
-            elif cancel.wait(self._delay):
+            elif cancel.wait(wait):
                 return Result(
                     written, "scripted", 10, 1, time.perf_counter() - start, 0.0, "cancelled"
                 )
@@ -239,7 +254,10 @@ class ScriptedBackend:
 
 
 def scripted(
-    reply: Callable[[str], str], delay: float = 0.0, model_id: str = "medgemma-1.5-4b"
+    reply: Callable[[str], str],
+    delay: float = 0.0,
+    model_id: str = "medgemma-1.5-4b",
+    hold: Callable[[str], bool] | None = None,
 ) -> tuple[Any, ScriptedBackend]:
     """Services whose model is a :class:`ScriptedBackend` standing in for ``model_id`` (a
     registry model, as if downloaded): for UI wiring tests."""
@@ -250,7 +268,7 @@ def scripted(
         def missing(self, spec: Any) -> str:
             return ""
 
-    backend = ScriptedBackend(reply, delay=delay)
+    backend = ScriptedBackend(reply, delay=delay, hold=hold)
     services = ScriptedServices(
         initial_study=DEMO_STUDY,
         model_id=model_id,

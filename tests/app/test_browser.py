@@ -245,8 +245,9 @@ def test_chat_report_and_export_with_the_tiny_model(
 @pytest.fixture(scope="module")
 def scripted_server(start_server: Callable[..., RadLensServer]) -> RadLensServer:
     """A model that writes MedGemma's text slowly (0.1 s per piece): reports, boxes,
-    comparisons and probe answers, for UI wiring only."""
-    services, _ = scripted(reply, 0.1)
+    comparisons and probe answers, for UI wiring only. The question "What is this?" is held
+    after its first piece until Stop, so the Stop check does not race the stream."""
+    services, _ = scripted(reply, 0.1, hold=lambda prompt: "What is this?" in prompt)
     return start_server(services)
 
 
