@@ -29,7 +29,7 @@ from gradio_client.exceptions import AppError
 from app.server import DEMO_STUDY
 from app.services import Services
 from dicom_io.study import Study
-from models.backends import OpenAIBackend
+from models.backends.remote import OpenAIBackend
 from models.registry.spec import ModelSpec
 from tests.app.conftest import RadLensServer
 from tests.app.fault_checks import (

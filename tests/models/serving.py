@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from models.backends import OpenAIBackend
+from models.backends.remote import OpenAIBackend
 from tests.models.tiny import tiny_checkpoint
 from tests.network import free_port
 

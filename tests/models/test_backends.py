@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 
 from dicom_io.errors import RadLensError
-from models.backends import (
+from models.backends.base import (
     Backend,
     CancelToken,
     GenerationRequest,
     GenerationSettings,
     Result,
-    TransformersBackend,
     drain,
 )
 from models.backends.loading import LoadedModel, load_model
+from models.backends.local import TransformersBackend
 from models.errors import GenerationError, OutOfMemoryError
 from models.inputs.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.tiny import tiny_checkpoint

@@ -37,16 +37,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.backends import (
-    CancelToken,
-    GenerationRequest,
-    GenerationSettings,
-    OpenAIBackend,
-    Result,
-    TransformersBackend,
-    drain,
-)
+from models.backends.base import CancelToken, GenerationRequest, GenerationSettings, Result, drain
 from models.backends.loading import load_model
+from models.backends.local import TransformersBackend
+from models.backends.remote import OpenAIBackend
 from models.errors import RemoteServerError, RemoteTimeoutError
 from models.inputs.messages import ImagePart, Message, TextPart, to_transformers
 from tests.models.serving import Server, free_port

@@ -13,9 +13,9 @@ import pytest
 
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.loader import load_study
-from models.backends import GenerationRequest, Result, TransformersBackend
-from models.backends.base import CancelToken, GenerationSettings
+from models.backends.base import CancelToken, GenerationRequest, GenerationSettings, Result
 from models.backends.loading import load_model
+from models.backends.local import TransformersBackend
 from models.grounding.box import Box
 from models.inputs.messages import ImagePart, TextPart
 from models.registry.lookup import get_spec
