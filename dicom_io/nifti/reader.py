@@ -14,7 +14,7 @@ gives every voxel exactly the world position nibabel gives it; the data are neve
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from functools import partial
 
 from dicom_io.identity import hash_uid
 from dicom_io.limits import DEFAULT_LIMITS, Limits
@@ -78,20 +78,11 @@ def load_nifti(source: SourceFile, limits: Limits = DEFAULT_LIMITS) -> list[Seri
             default_window=window,
             notes=tuple(notes),
             source_format="nifti",
-            loader=_volume_loader(source, layout, frame, t),
+            loader=partial(read_volume, source, layout, frame, t),
             window_from_data=_percentile_window,
         )
         series_list.append(series)
     return series_list
-
-
-def _volume_loader(
-    source: SourceFile, layout: Layout, frame: Frame, t: int
-) -> Callable[[], Volume]:
-    def load() -> Volume:
-        return read_volume(source, layout, frame, t)
-
-    return load
 
 
 def _percentile_window(volume: Volume) -> Window | None:
