@@ -16,7 +16,11 @@ Conventions, and where the facts come from:
     ``{"bbox_2d": [x1, y1, x2, y2], "label": ...}`` in absolute pixels of the processor-resized
     image (``smart_resize``: the mapping's ``model_size``); values may fall outside: clipped.
 ``qwen_norm_1000`` (Qwen2-VL, Qwen3-VL)
-    Same keys, 0-1000 over the model image. Qwen2-VL's special-token form
+    Same keys, 0-1000 over the model image: QwenLM/Qwen3-VL ``cookbooks/2d_grounding.ipynb``
+    says Qwen3-VL moved from Qwen2.5-VL's absolute pixels to "relative coordinates ranging from
+    0 to 1000" (cell ``e6ad3b52``) and draws a box at ``value / 1000 * width`` (x) and
+    ``/ 1000 * height`` (y) on the image it sent (``plot_bounding_boxes``, cell ``07044e07``).
+    Relative values do not depend on the processor's resize. Qwen2-VL's special-token form
     ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` is
     read too (both Qwen conventions), when the text was decoded with special tokens kept.
 ``medrega`` (MedRegA)
@@ -148,10 +152,10 @@ def image_reference_instruction(convention: Convention | str, n_images: int) -> 
         return ""
     if convention is Convention.MEDREGA:
         return (
-            'Each image is preceded by "SLICE k". Inside every <ref></ref>, after the name of '
-            'the region, write "SLICE k" for the image its box is drawn on.'
+            'Each image is followed by its label "SLICE k". Inside every <ref></ref>, after the '
+            'name of the region, write "SLICE k" for the image its box is drawn on.'
         )
     return (
-        'Each image is preceded by "SLICE k". Give every box a "slice" key whose value is the '
-        'number k of the image it is drawn on, for example {"slice": 42, ...}.'
+        'Each image is followed by its label "SLICE k". Give every box a "slice" key whose '
+        'value is the number k of the image it is drawn on, for example {"slice": 4, ...}.'
     )

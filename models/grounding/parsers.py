@@ -114,15 +114,36 @@ def coordinates(
 
 # ------------------------------------------------------------------------------------ JSON boxes
 
-_LABEL_KEYS = ("label", "name", "finding", "text", "object")
+# The text of a box: "label" in the grounding cookbooks; Qwen2.5-VL's OCR cookbook reads
+# "text_content" beside "bbox_2d" (QwenLM/Qwen2.5-VL cookbooks/ocr.ipynb at f0af2996, cell
+# 9596c50d plot_text_bounding_boxes, for cell 94e969b5's "output in JSON format" answer), and
+# models name their own keys when asked for JSON. Known keys first, in this order; failing them,
+# any other key holding text (not a box, slice or image key) is the label, so none is lost.
+_LABEL_KEYS = (
+    "label",
+    "text_content",
+    "name",
+    "object",
+    "finding",
+    "description",
+    "category",
+    "class",
+    "text",
+    "caption",
+)
+_NOT_LABELS = frozenset({"slice", "image", "confidence", "score"})
 _LOOKBACK = 200
 _FINAL_ANSWER = re.compile(r"final\s*answer[\s*]*:", re.IGNORECASE)  # also **Final Answer:**
 
 
-def _label(entry: dict[str, object]) -> str:
+def _label(entry: dict[str, object], box_keys: tuple[str, ...] = ()) -> str:
     for key in _LABEL_KEYS:
         if key in entry and entry[key] is not None:
             return str(entry[key]).strip()
+    for key, value in entry.items():
+        if key not in box_keys and key not in _NOT_LABELS and isinstance(value, str):
+            if value.strip():
+                return value.strip()
     return ""
 
 
@@ -155,7 +176,7 @@ def _walk(
         for item in value.values():
             _walk(item, keys, refs, out)
         return
-    label, raw = _label(value), value[key]
+    label, raw = _label(value, keys), value[key]
     cut = isinstance(value, PartialDict)
     # [[x0, y0, x1, y1], ...] under one label: one candidate per inner list.
     many = isinstance(raw, list) and bool(raw) and all(isinstance(r, list) for r in raw)

@@ -12,9 +12,10 @@ The conventions, and where their facts come from, are described in
 :mod:`models.grounding.conventions`.
 
 Which image a box refers to. With one image, that one. With several (a CT or MR sent as slices,
-each preceded by a text part ``SLICE k`` with ``k`` the source slice index; or current and
-prior), a box must say which: ``"slice": k`` (the source slice index, as written before the
-image) or ``"image": i`` (the 1-based position of the image in the request); a key on an
+each followed by a text part ``SLICE n`` with ``n`` its 1-based position among the images sent,
+as MedGemma's CT notebook labels them; or current and prior), a box must say which:
+``"slice": n`` (the label's number: the n-th image, whose mapping gives the source slice) or
+``"image": i`` (the 1-based position of the image in the request, the same number); a key on an
 enclosing object applies to the boxes inside it. Failing those, a ``SLICE k`` written in the
 label is used (and taken out of it), which is how markup conventions can say it. A box with no
 reference on a multi-image request is dropped, not guessed: a box on the wrong slice is worse
@@ -90,12 +91,6 @@ def _name(number: int, label: str) -> str:
     return f'box {number} "{short}"'
 
 
-def _slices_text(mappings: Sequence[ImageMapping]) -> str:
-    indices = [m.slice_index for m in mappings]
-    shown = ", ".join(str(i) for i in indices[:6])
-    return shown + (", ..." if len(indices) > 6 else "")
-
-
 def _pick_image(
     candidate: Candidate, mappings: Sequence[ImageMapping], convention: Convention
 ) -> tuple[ImageMapping | None, str, str | None]:
@@ -109,15 +104,12 @@ def _pick_image(
         before = label[: found.start()].rstrip(" ,;:-([")
         after = label[found.end() :].lstrip(" ,;:-)]")
         label = " ".join(f"{before} {after}".split())
-    if slice_ref is not None:
-        matches = [m for m in mappings if m.slice_index == slice_ref]
-        if len(matches) == 1:
-            return matches[0], label, None
-        if not matches:
-            sent = _slices_text(mappings)
-            return None, label, f"unknown image: slice {slice_ref} was not sent (sent: {sent})"
+    if slice_ref is not None:  # "SLICE n" labels the n-th image sent (models.inputs)
+        if 1 <= slice_ref <= len(mappings):
+            return mappings[slice_ref - 1], label, None
         if image_ref is None:
-            return None, label, f'slice {slice_ref} was sent more than once: give "image": i'
+            sent = f"SLICE 1 to SLICE {len(mappings)}"
+            return None, label, f"unknown image: slice {slice_ref} was not sent (sent: {sent})"
     if image_ref is not None:
         if 1 <= image_ref <= len(mappings):
             return mappings[image_ref - 1], label, None

@@ -44,11 +44,24 @@ class Finding:
     status: FindingStatus = FindingStatus.REPORTED
     flags: tuple[str, ...] = ()  # reliability notes, one line each
     change: str | None = None  # compare: new | worse | improved | unchanged | resolved
+    # normal | abnormal | uncertain, from negation and hedge detection on the text
+    # (models.report.assertion.classify) when not given.
+    assertion: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.assertion:
+            from models.report.assertion import classify
+
+            object.__setattr__(self, "assertion", classify(self.text))
+        elif self.assertion not in ("normal", "abnormal", "uncertain"):
+            raise InvalidArgumentError(
+                f"A finding's assertion is normal, abnormal or uncertain, not {self.assertion!r}."
+            )
 
     @property
     def is_normal(self) -> bool:
-        text = self.text.strip().lower().rstrip(".")
-        return text in ("unremarkable", "normal", "no acute abnormality", "none")
+        """Every finding named in the text is negated, or the text says it is normal."""
+        return self.assertion == "normal"
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class Report:
     comparison: str = ""  # compare: the prior's technique and what changed overall
     checks: tuple[str, ...] = ()  # check: what was run and what it cost
     notes: tuple[str, ...] = ()  # parsing notes: dropped boxes, missing sections
+    recommendations: tuple[Finding, ...] = ()  # the model's recommendations, as written
     disclaimer: str = DISCLAIMER
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +130,7 @@ class Report:
                 "status": f.status.value,
                 "flags": list(f.flags),
                 "change": f.change,
+                "assertion": f.assertion,
                 "boxes": [b.to_json() for b in f.boxes],
             }
 
@@ -128,6 +143,7 @@ class Report:
             "comparison": self.comparison,
             "findings": [finding(f) for f in self.findings],
             "impression": [finding(f) for f in self.impression],
+            "recommendations": [finding(f) for f in self.recommendations],
             "study": asdict(self.study),
             "model": self.model_id,
             "prompt": self.prompt,

@@ -271,14 +271,16 @@ LOWER_RIGHT = (256.0, 128.0, 512.0, 384.0)
 
 
 def test_multi_slice_boxes_go_to_the_named_slice() -> None:
+    """Images are labelled "SLICE n" after each, n = 1..N (MedGemma's CT notebook, cell
+    h57n3PWsznxy): "slice": n is the n-th image, whose mapping gives the source slice."""
     text = """Final Answer:
 ```json
 [
-  {"box_2d": [250, 500, 750, 1000], "label": "nodule", "slice": 20},
-  {"box_2d": [250, 500, 750, 1000], "label": "cyst", "slice": "SLICE 30"},
+  {"box_2d": [250, 500, 750, 1000], "label": "nodule", "slice": 2},
+  {"box_2d": [250, 500, 750, 1000], "label": "cyst", "slice": "SLICE 3"},
   {"box_2d": [250, 500, 750, 1000], "label": "first image", "image": 1},
-  {"box_2d": [250, 500, 750, 1000], "label": "hypodense lesion (SLICE 10)"},
-  {"slice": 30, "boxes": [{"box_2d": [250, 500, 750, 1000], "label": "inherited"}]},
+  {"box_2d": [250, 500, 750, 1000], "label": "hypodense lesion (SLICE 1)"},
+  {"slice": 3, "boxes": [{"box_2d": [250, 500, 750, 1000], "label": "inherited"}]},
   {"box_2d": [250, 500, 750, 1000], "label": "nowhere"},
   {"box_2d": [250, 500, 750, 1000], "label": "elsewhere", "slice": 99},
   {"box_2d": [250, 500, 750, 1000], "label": "too far", "image": 4}
@@ -296,12 +298,12 @@ def test_multi_slice_boxes_go_to_the_named_slice() -> None:
     assert all(corners(b) == pytest.approx(LOWER_RIGHT) for b in result.boxes)
     assert result.dropped == (
         'box 6 "nowhere": no "slice" given on a 3-image request',
-        'box 7 "elsewhere": unknown image: slice 99 was not sent (sent: 10, 20, 30)',
+        'box 7 "elsewhere": unknown image: slice 99 was not sent (sent: SLICE 1 to SLICE 3)',
         'box 8 "too far": unknown image: image 4 (sent: 1 to 3)',
     )
 
 
-def test_current_and_prior_share_slice_0_so_image_decides() -> None:
+def test_current_and_prior_are_told_apart_by_position() -> None:
     # Prior: a 1000 x 1000 radiograph sent as 896 x 896 (square: no padding).
     prior = ImageMapping(0, (1000, 1000), (0, 0, 1000, 1000), (0, 0, 0, 0), (896, 896))
     text = """[
@@ -314,7 +316,10 @@ def test_current_and_prior_share_slice_0_so_image_decides() -> None:
     assert corners(now) == pytest.approx((334.0, 195.5, 1116.0, 977.5))  # as in the first test
     # On the prior: x0 = 0.2 * 1000 = 200, y0 = 0.1 * 1000 = 100, x1 = 600, y1 = 500
     assert corners(before) == pytest.approx((200.0, 100.0, 600.0, 500.0))
-    assert result.dropped == ('box 3 "which": slice 0 was sent more than once: give "image": i',)
+    # "slice" numbers images from 1: slice 0 names none (box 2's "image": 2 still places it)
+    assert result.dropped == (
+        'box 3 "which": unknown image: slice 0 was not sent (sent: SLICE 1 to SLICE 2)',
+    )
 
 
 def test_the_prompt_side_asks_for_the_slice_key() -> None:
@@ -325,7 +330,7 @@ def test_the_prompt_side_asks_for_the_slice_key() -> None:
     assert "SLICE k" in asked
     assert "SLICE k" in image_reference_instruction(Convention.MEDREGA, 2)
     # MedRegA's way to say it: SLICE k inside the ref, taken out of the label.
-    text = "<ref>liver lesion SLICE 20</ref><box>[[500, 250, 999, 750]]</box>"
+    text = "<ref>liver lesion SLICE 2</ref><box>[[500, 250, 999, 750]]</box>"
     box = one(parse_boxes(text, Convention.MEDREGA, CT_SLICES))
     assert (box.label, box.slice) == ("liver lesion", 20)
 
@@ -563,3 +568,106 @@ def test_arbitrary_text_never_raises(text: str, convention: Convention, several:
         assert 0 <= box.x0 < box.x1 <= width
         assert 0 <= box.y0 < box.y1 <= height
     assert all(isinstance(line, str) and line.startswith("box ") for line in result.dropped)
+
+
+# ------------------------------------------- issue 11 items 7-8, issue 16 item 4 (h2-boxes)
+
+SQUARE = ImageMapping(0, (1000, 1000), (0, 0, 1000, 1000), (0, 0, 0, 0), (1000, 1000))
+
+
+def test_medrega_bare_list_without_tags() -> None:
+    """MedRegA's evaluator reads answers as ``label[[x1, y1, x2, y2]]`` with no <ref>/<box>
+    (xmed-lab/MedRegA src/eval/regt2r/evaluator_reg.py at 838def5d, PATTERN_REGCAP; 999 scale)."""
+    text = "Right lower lobe nodule[[499, 0, 999, 999]]. The heart is normal."
+    result = parse_boxes(text, Convention.MEDREGA, [SQUARE])
+    box = one(result)
+    assert box.label == "Right lower lobe nodule"
+    # 499 / 999 * 1000 = 499.4995; 999 -> 1000 (the edge)
+    assert corners(box) == pytest.approx((499.4995, 0.0, 1000.0, 1000.0), abs=1e-4)
+    assert result.text_without_boxes == "Right lower lobe nodule. The heart is normal."
+    assert not any(c.isdigit() for c in result.text_without_boxes)
+
+
+def test_medrega_bare_list_cut_off_is_dropped_with_a_reason() -> None:
+    result = parse_boxes("Left apical opacity: [[120, 40, 3", Convention.MEDREGA, [SQUARE])
+    assert result.boxes == ()
+    assert result.dropped == ('box 1 "Left apical opacity": cut off at the end of the output',)
+    assert result.text_without_boxes == "Left apical opacity"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("text_content", "RIGHT"), ("name", "heart"), ("object", "nodule"), ("organ", "liver")],
+    ids=["text_content", "name", "object", "any-other-key"],
+)
+def test_qwen_objects_keep_any_text_key_as_label(key: str, value: str) -> None:
+    """QwenLM/Qwen2.5-VL cookbooks/ocr.ipynb (f0af2996, cell 9596c50d) reads "text_content"
+    beside "bbox_2d"; any other text key is kept too, never lost."""
+    text = f'```json\n[{{"bbox_2d": [100, 200, 300, 400], "{key}": "{value}"}}]\n```'
+    result = parse_boxes(text, Convention.QWEN_NORM_1000, [SQUARE])
+    assert one(result).label == value
+    assert corners(one(result)) == pytest.approx((100, 200, 300, 400))
+
+
+def test_reasoning_trace_is_split_off() -> None:
+    """The localization notebook keeps what follows <unused95> (cell WqRPOJe9pr0W)."""
+    from models.grounding.markup import strip_reasoning
+
+    markers = ("<unused94>", "<unused95>")
+    done = strip_reasoning("<unused94>thought\nthe clavicle...<unused95>Final Answer: x", markers)
+    assert (done.text, done.finished) == ("Final Answer: x", True)
+    assert done.trace == "thought\nthe clavicle..."
+    cut = strip_reasoning("Sure. <unused94>thought\n[{'box_2d': [1, 2, 3, 4]}]", markers)
+    assert (cut.text, cut.finished) == ("Sure.", False)
+    assert "box_2d" in cut.trace
+    assert strip_reasoning("no trace", None).text == "no trace"
+
+
+def _demo_prepared(task: str):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from dicom_io.loader import load_study
+    from models.registry.lookup import get_spec
+    from models.tasks.prepare import prepare
+
+    demo = Path(__file__).resolve().parents[2] / "assets" / "demo" / "chest_pa_cr.dcm"
+    series = load_study(demo).default_series
+    return series, prepare(series, get_spec("medgemma-1.5-4b"), task, question="Where?")
+
+
+def test_answer_without_trace_and_no_boxes_from_an_unfinished_trace() -> None:
+    from models.tasks.ask import answer_from_text
+
+    _, prepared = _demo_prepared("ask")
+    raw = '<unused94>thought\nMaybe ```json[{"box_2d": [1, 2, 300, 400], "label": "x"}]```'
+    answer = answer_from_text(prepared, raw)
+    assert answer.boxes == ()
+    assert answer.raw == raw
+    assert "<unused9" not in answer.text
+    assert "box_2d" not in answer.text
+    assert answer.dropped[0].startswith("box 1 in the reasoning trace: the trace was cut off")
+    done = answer_from_text(
+        prepared,
+        '<unused94>thought\ndraft [{"box_2d": [1, 2, 3, 4]}]<unused95>Final Answer: ```json'
+        '[{"box_2d": [140, 110, 340, 470], "label": "right clavicle"}]```',
+    )
+    assert [b.label for b in done.boxes] == ["right clavicle"]
+    assert "1 box(es) in the reasoning trace ignored (drafts)" in done.notes
+    assert done.text == "right clavicle"  # a box-only answer keeps its label as text
+
+
+def test_fenced_box_list_in_a_report_becomes_boxes_not_text() -> None:
+    from models.tasks.report import from_text
+
+    series, prepared = _demo_prepared("report")
+    raw = (
+        "Findings:\nLungs: Right lower lobe consolidation.\n"
+        'Impression:\n1. Pneumonia.\n```json\n[{"box_2d": [500, 500, 800, 900], '
+        '"label": "right lower lobe consolidation"}]\n```'
+    )
+    report = from_text(series, prepared, raw)
+    texts = [f.text for f in report.all_findings]
+    assert not any("```" in t or "box_2d" in t for t in texts)
+    assert len(report.boxes) == 1
+    (lungs,) = [f for f in report.findings if "consolidation" in f.text]
+    assert [b.label for b in lungs.boxes] == ["right lower lobe consolidation"]

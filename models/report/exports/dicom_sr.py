@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dicom_io.errors import InvalidArgumentError
+from models.registry.capabilities import not_offered_notes
 from models.report.draft import Finding, Report
 from models.report.exports.base import ExportContext, Exporter
 
@@ -21,10 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["EXPORTER", "sr_content"]
 
 
-def _sr_finding(finding: Finding) -> SRFinding:
+def _sr_finding(finding: Finding, withheld: tuple[str, ...] = ()) -> SRFinding:
     from dicom_io.sr.content import SRFinding, SRRegion
 
     notes = tuple(f"flag: {flag}" for flag in finding.flags)
+    if not finding.boxes and not finding.is_normal:  # why this finding has no region
+        notes += withheld
     if finding.change:
         notes += (f"change: {finding.change}",)
     regions = tuple(SRRegion(b.slice, b.x0, b.y0, b.x1, b.y1, b.label) for b in finding.boxes)
@@ -35,12 +38,14 @@ def sr_content(report: Report) -> SRContent:
     """The report as the plain data :mod:`dicom_io.sr.document` writes."""
     from dicom_io.sr.content import SRContent
 
+    withheld = not_offered_notes(report.notes)
     return SRContent(
         title=report.title,
         model_id=report.model_id,
         disclaimer=report.disclaimer,
-        findings=tuple(_sr_finding(f) for f in report.findings),
-        impression=tuple(_sr_finding(f) for f in report.impression),
+        # recommendations ride with the findings, under their own section name
+        findings=tuple(_sr_finding(f, withheld) for f in report.findings + report.recommendations),
+        impression=tuple(_sr_finding(f, withheld) for f in report.impression),
         technique=report.technique,
         indication=report.indication,
         comparison=report.comparison,

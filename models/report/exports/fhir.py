@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dicom_io.errors import InvalidArgumentError
+from models.registry.capabilities import not_offered_notes
 from models.report.draft import Finding, Report
 from models.report.exports.base import ExportContext, Exporter
 from models.report.exports.markdown import (
@@ -127,6 +128,7 @@ def _narrative(report: Report) -> str:
         f"<h3>{esc(report.title.strip() or 'Draft report')}</h3>",
         f"<p><b>Technique:</b> {esc(report.technique.strip() or 'not recorded')}</p>",
     ]
+    parts += [f"<p><b>Boxes:</b> {esc(note)}</p>" for note in not_offered_notes(report.notes)]
     if report.indication.strip():
         parts.append(f"<p><b>Indication:</b> {esc(report.indication.strip())}</p>")
     if report.comparison.strip():
@@ -138,6 +140,9 @@ def _narrative(report: Report) -> str:
     if report.impression:
         items = "".join(_item_html(f) for f in report.impression)
         parts.append(f"<p><b>Impression</b></p><ol>{items}</ol>")
+    if report.recommendations:
+        items = "".join(_item_html(f) for f in report.recommendations)
+        parts.append(f"<p><b>Recommendations</b></p><ul>{items}</ul>")
     footer = "".join(f"<li>{esc(line)}</li>" for line in provenance_lines(report))
     parts.append(f"<ul>{footer}</ul>")
     return f'<div xmlns="{_XHTML}">{"".join(parts)}</div>'

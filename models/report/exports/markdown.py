@@ -9,6 +9,7 @@ Layout (every line is plain CommonMark):
     **AI-generated draft, not for diagnostic use; requires review by a qualified clinician.**
 
     **Technique:** ...
+    **Boxes:** localization not offered by ... (when the model gives no boxes for the series)
     **Indication:** ...          (when given)
     **Comparison:** ...          (when given)
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from models.grounding.box import Box
+from models.registry.capabilities import not_offered_notes
 from models.report.draft import Finding, FindingStatus, Report
 from models.report.exports.base import ExportContext, Exporter
 
@@ -159,6 +161,9 @@ def to_markdown(report: Report) -> str:
     warning = f"**{report.disclaimer}**"
     lines = [f"# {report.title.strip() or 'Draft report'}", "", warning, ""]
     lines += [f"**Technique:** {report.technique.strip() or 'not recorded'}", ""]
+    # Said up front, where the missing boxes would be looked for (issue 16 item 6).
+    for note in not_offered_notes(report.notes):
+        lines += [f"**Boxes:** {note}", ""]
     if report.indication.strip():
         lines += [f"**Indication:** {report.indication.strip()}", ""]
     if report.comparison.strip():
@@ -177,6 +182,11 @@ def to_markdown(report: Report) -> str:
     for number, finding in enumerate(report.impression, start=1):
         lines += _finding_lines(finding, f"{number}. ")
     if report.impression:
+        lines.append("")
+    if report.recommendations:
+        lines += ["## Recommendations", ""]
+        for finding in report.recommendations:
+            lines += _finding_lines(finding, "- ")
         lines.append("")
     lines += ["## Provenance", ""]
     lines += [f"- {line}" for line in provenance_lines(report)]

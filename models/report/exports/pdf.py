@@ -20,6 +20,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models.registry.capabilities import not_offered_notes
 from models.report.draft import Finding, FindingStatus, Report
 from models.report.exports.base import ExportContext, Exporter
 from models.report.exports.markdown import (
@@ -194,6 +195,7 @@ def _text_flowables(report: Report, styles: dict[str, Any]) -> list[Any]:
         Paragraph(_esc(report.disclaimer), styles["warning"]),
         Paragraph(f"<b>Technique:</b> {_esc(report.technique.strip() or 'not recorded')}", body),
     ]
+    story += [Paragraph(f"<b>Boxes:</b> {_esc(n)}", body) for n in not_offered_notes(report.notes)]
     if report.indication.strip():
         story.append(Paragraph(f"<b>Indication:</b> {_esc(report.indication.strip())}", body))
     if report.comparison.strip():
@@ -213,6 +215,10 @@ def _text_flowables(report: Report, styles: dict[str, Any]) -> list[Any]:
     for number, finding in enumerate(report.impression, start=1):
         story += _finding_paragraphs(finding, f"{number}.", box, styles)
         box += len(finding.boxes)
+    if report.recommendations:
+        story.append(Paragraph("Recommendations", h2))
+        for finding in report.recommendations:
+            story += _finding_paragraphs(finding, "•", box, styles)
     return story
 
 
