@@ -53,10 +53,15 @@ def add_device_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: the GPU when it fits)")
 
 
-def add_generation_arguments(p: argparse.ArgumentParser, *, max_new_tokens: int) -> None:
-    """``--max-new-tokens`` (default ``max_new_tokens``), ``--temperature``, ``--top-p``,
-    ``--seed``."""
-    p.add_argument("--max-new-tokens", type=int, default=max_new_tokens)
+def add_generation_arguments(p: argparse.ArgumentParser, *, task: str) -> None:
+    """``--max-new-tokens`` (default: ``task``'s answer budget, models.tasks.decoding),
+    ``--temperature``, ``--top-p``, ``--seed``."""
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help=f"answer budget in tokens (default: the {task} task's, from the makers' notebooks)",
+    )
+    p.set_defaults(generation_task=task)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int)
@@ -106,10 +111,14 @@ def input_options(args: argparse.Namespace) -> Any:
 def generation_settings(args: argparse.Namespace) -> Any:
     """The decoding settings of :func:`add_generation_arguments`' arguments."""
     from models.backends.base import GenerationSettings
+    from models.tasks.decoding import default_settings
 
+    tokens = args.max_new_tokens
+    if tokens is None:
+        tokens = default_settings(args.generation_task).max_new_tokens
     try:
         return GenerationSettings(
-            max_new_tokens=args.max_new_tokens,
+            max_new_tokens=tokens,
             temperature=args.temperature,
             top_p=args.top_p,
             seed=args.seed,

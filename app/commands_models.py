@@ -36,6 +36,21 @@ JSON schema ``radlens.models/1``::
           "default_precision": "auto",
           "memory_gb": {"nf4": 5.13, "int8": 6.69, "bf16": 9.89},   # null for remote
           "system_prompt": null,                   # the card's, when it uses one
+          "capabilities": {                        # from the card (models.registry.capabilities)
+            "report": ["*"],                       # DICOM modality codes; "*" = any
+            "vqa": ["*"],
+            "volumes": true,                       # CT/MR volumes as slices documented
+            "localization": {
+              "modalities": ["CR", "DX", "OT"],    # [] = no boxes from this model
+              "body_parts": ["CHEST"],             # [] = any
+              "stacks": false,                     # boxes on slices of a 3D series
+              "scope": "chest-radiograph anatomy (...)",
+              "not_offered": "..."                 # why boxes are withheld elsewhere
+            },
+            "longitudinal": ["CR", "DX", "OT"],
+            "summary": ["reports: any modality", ...],   # what `radlens models` prints
+            "sources": {"localization": "https://huggingface.co/..., <section>", ...}
+          },
           "notes": "...",
           "endpoint": null    # remote only: {"url": str, "model": str|null, "api_key_set": bool}
         }
@@ -52,6 +67,7 @@ import json
 from typing import Any
 
 from models.backends.loading import Precision
+from models.registry.capabilities import CHEST_RADIOGRAPH, PLANAR_2D, Capabilities
 from models.registry.lookup import DEFAULT_MODEL_ID, get_spec, list_specs
 from models.registry.memory import BYTES_PER_PARAM, KV_TOKENS, RUNTIME_OVERHEAD_GB
 from models.registry.remote_entry import remote_settings
@@ -123,9 +139,42 @@ def _entry(spec: ModelSpec) -> dict[str, Any]:
         if spec.is_remote
         else {p.value: round(spec.memory_gb(p), 2) for p in _TABLE_PRECISIONS},
         "system_prompt": spec.system_prompt,
+        "capabilities": _capabilities(spec.can),
         "notes": spec.notes,
         "endpoint": endpoint,
     }
+
+
+def _capabilities(can: Capabilities) -> dict[str, Any]:
+    return {
+        "report": sorted(can.report),
+        "vqa": sorted(can.vqa),
+        "volumes": can.volumes,
+        "localization": {
+            "modalities": sorted(can.localization),
+            "body_parts": sorted(can.localization_body_parts),
+            "stacks": can.localization_stacks,
+            "scope": can.localization_scope,
+            "not_offered": can.no_localization,
+        },
+        "longitudinal": sorted(can.longitudinal),
+        "summary": list(can.summary()),
+        "sources": {capability.value: text for capability, text in can.sources},
+    }
+
+
+def _short(codes: list[str]) -> str:
+    """A table cell for a list of modality codes: cxr, 2d, any, -, or the codes."""
+    chosen = frozenset(codes)
+    if not chosen:
+        return "-"
+    if "*" in chosen:
+        return "any"
+    if chosen == CHEST_RADIOGRAPH:
+        return "cxr"
+    if chosen == PLANAR_2D:
+        return "2d"
+    return ",".join(codes)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -138,7 +187,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _table(summary: dict[str, Any]) -> str:
-    header = ["", "ID", "FAMILY", "DOWNLOADED", "NF4", "INT8", "BF16", "GATED"]
+    header = ["", "ID", "FAMILY", "DOWNLOADED", "NF4", "INT8", "BF16", "GATED", "BOXES", "3D"]
+    header.append("PRIOR")
     rows = [header]
     for model in summary["models"]:
         memory = model["memory_gb"] or {}
@@ -151,6 +201,9 @@ def _table(summary: dict[str, Any]) -> str:
                 "-" if downloaded is None else ("yes" if downloaded else "no"),
                 *(f"{memory[p.value]:.1f} GB" if memory else "-" for p in _TABLE_PRECISIONS),
                 "yes" if model["gated"] else "no",
+                _short(model["capabilities"]["localization"]["modalities"]),
+                "yes" if model["capabilities"]["volumes"] else "no",
+                _short(model["capabilities"]["longitudinal"]),
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -159,6 +212,10 @@ def _table(summary: dict[str, Any]) -> str:
     lines += [
         "",
         f"* default. Memory: estimated GPU need with a {memory['kv_tokens']}-token context.",
+        "BOXES: where the model gives boxes (cxr: chest radiographs; 2d: 2D images, not CT/MR "
+        "slices).",
+        "3D: CT/MR volumes documented; PRIOR: comparison with a prior documented (each from "
+        "its card: sources in --json).",
         f"Cache: {summary['cache_dir']}. Download with `radlens models pull ID`.",
     ]
     return "\n".join(line.rstrip() for line in lines)

@@ -181,6 +181,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--from-raw", metavar="FILE", help="re-read a saved raw model output")
     shared.add_device_arguments(p)
-    shared.add_generation_arguments(p, max_new_tokens=512)
+    shared.add_generation_arguments(p, task="ask")
     shared.add_study_arguments(p)
     p.set_defaults(func=_cmd_ask)

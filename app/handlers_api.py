@@ -38,6 +38,7 @@ from models.registry.spec import ModelSpec
 from models.report.draft import Report
 from models.tasks.ask import Answer
 from models.tasks.ask import ask as ask_model
+from models.tasks.decoding import default_settings
 from models.tasks.names import TaskName
 from models.tasks.report import draft_report as draft_task
 
@@ -47,11 +48,12 @@ MAX_NEW_TOKENS = 4096
 
 
 def _prepare(
-    services: Services, files: list[str] | None, max_new_tokens: float | None
+    services: Services, files: list[str] | None, max_new_tokens: float | None, task: TaskName
 ) -> tuple[Study, ModelSpec, GenerationSettings]:
     if not files:
         raise gr.Error("Send the study's files (a file, several DICOM files or a zip).")
-    tokens = 512 if max_new_tokens is None else int(max_new_tokens)
+    budget = default_settings(task).max_new_tokens  # the task's, from the makers' notebooks
+    tokens = budget if max_new_tokens is None else int(max_new_tokens)
     if not 1 <= tokens <= MAX_NEW_TOKENS:
         raise gr.Error(f"max_new_tokens must be within 1..{MAX_NEW_TOKENS}, not {tokens}.")
     try:
@@ -73,7 +75,7 @@ def ask(
     question = (question or "").strip()
     if not question:
         raise gr.Error("Send a question.")
-    study, spec, settings = _prepare(services, files, max_new_tokens)
+    study, spec, settings = _prepare(services, files, max_new_tokens, TaskName.ASK)
     series = study.default_series
 
     def task(call: Call) -> Answer:  # not streamed: the whole answer at once, as JSON
@@ -92,7 +94,7 @@ def draft_report(
     user: str = LOCAL_USER,
 ) -> dict[str, Any]:
     """Draft a report of the study in ``files``: the report as ``radlens.report/1``."""
-    study, spec, settings = _prepare(services, files, max_new_tokens)
+    study, spec, settings = _prepare(services, files, max_new_tokens, TaskName.REPORT)
 
     def task(call: Call) -> Report:  # not streamed either
         return draft_task(

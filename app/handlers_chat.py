@@ -46,7 +46,10 @@ def _box_line(box: Box) -> str:
 
 def answer_markdown(answer: Answer, cancelled: bool = False) -> str:
     """The answer as the chat shows it: text, boxes, what was dropped, stopped."""
-    parts = [answer.text]
+    text = answer.text
+    if text.count("```") % 2:  # stopped inside a ```json fence: close it before what follows
+        text = text.rstrip() + "\n```"
+    parts = [text]
     if answer.boxes:
         parts.append("\n".join(_box_line(b) for b in answer.boxes))
     if answer.dropped:
@@ -95,7 +98,7 @@ def ask(
     marks = (marks or Marks()).for_series(series.index)
     region = marks.region
     current = current_slice(series, plane, slice_index)
-    spec, options, generation = settings.for_task(services, series, current, region)
+    spec, options, generation = settings.for_task(services, series, current, region, task="ask")
     before = list(messages or [])
     chat = [*before, {"role": "user", "content": _user_text(question, region)}]
     skip = gr.skip()

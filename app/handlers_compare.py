@@ -104,7 +104,9 @@ def compare(
     if before is None:
         raise gr.Error("Open a prior study in this tab first.")
     settings = UserSettings.from_widgets(*settings_values)
-    spec, options, generation = settings.for_task(services, series, None, whole=True)
+    spec, options, generation = settings.for_task(
+        services, series, None, whole=True, task="compare"
+    )
     skip = gr.skip()
 
     def task(call: Call) -> Report:

@@ -30,6 +30,7 @@ from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
 from models.backends.base import CancelToken
+from models.registry.capabilities import not_offered_notes
 from models.report.draft import Finding, FindingStatus, Report
 from models.report.exports import DEFAULT_SUFFIX
 from models.report.revision import report_to_text, revise
@@ -221,7 +222,7 @@ def check_report(
         raise gr.Error("Open the study the report is about first.")
     settings = UserSettings.from_widgets(*settings_values)
     edited = edited_report(report, text)
-    spec, options, _generation = settings.for_task(services, series, None)  # probes: 96 tokens
+    spec, options, _generation = settings.for_task(services, series, None)  # probes: their own
     progress = ""
 
     def task(call: Call) -> Report:
@@ -280,7 +281,8 @@ def on_finding(
     base = marks or Marks()
     marks = replace(base, series_index=series.index, boxes=report.boxes, highlight=highlight)
     if not finding.boxes:
-        return marks, gr.skip(), "This finding has no box."
+        withheld = not_offered_notes(report.notes)  # say why, rather than "no box"
+        return marks, gr.skip(), withheld[0] if withheld else "This finding has no box."
     return marks, gr.update(value=jump_slice(series, plane, finding.boxes[0])), ""
 
 

@@ -22,6 +22,8 @@ from models.families import adapter
 from models.grounding.box import Box
 from models.inputs.model_inputs import InputMode, InputOptions, estimate_tokens
 from models.registry.spec import ModelSpec
+from models.tasks.decoding import default_settings
+from models.tasks.names import TaskName
 
 __all__ = [
     "LANGUAGES",
@@ -55,7 +57,7 @@ class UserSettings:
     max_slices: int | None = None
     first_slice: int | None = None
     last_slice: int | None = None
-    max_new_tokens: int = 512
+    max_new_tokens: int = 0  # 0: the task's own budget (models.tasks.decoding)
     temperature: float = 0.0
     language: str = "English"
 
@@ -70,14 +72,16 @@ class UserSettings:
             max_slices=None if slices is None else int(slices),
             first_slice=None if first is None else int(first),
             last_slice=None if last is None else int(last),
-            max_new_tokens=int(max_new or 512),
+            max_new_tokens=int(max_new or 0),
             temperature=float(temperature or 0.0),
             language=str(language or "English").strip() or "English",
         )
 
-    def generation(self) -> GenerationSettings:
-        """Decoding settings (greedy at temperature 0)."""
-        return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+    def generation(self, task: TaskName | str = TaskName.REPORT) -> GenerationSettings:
+        """Decoding settings for ``task`` (greedy at temperature 0; the task's answer budget
+        unless the user set one)."""
+        budget = self.max_new_tokens or default_settings(task).max_new_tokens
+        return GenerationSettings(max_new_tokens=budget, temperature=self.temperature)
 
     def for_task(
         self,
@@ -87,6 +91,7 @@ class UserSettings:
         region: Box | None = None,
         *,
         whole: bool = False,
+        task: TaskName | str = TaskName.REPORT,
     ) -> tuple[ModelSpec, InputOptions, GenerationSettings]:
         """The model, what it is shown of ``series`` (see :meth:`options`; ``whole``: no slice
         range, for a comparison whose prior has another geometry) and the decoding settings;
@@ -96,7 +101,7 @@ class UserSettings:
             options = self.options(series, current_slice, region)
             if whole:
                 options = replace(options, slice_range=None)
-            return spec, options, self.generation()
+            return spec, options, self.generation(task)
         except (RadLensError, ValueError) as err:
             raise user_error(err) from None
 
@@ -165,7 +170,7 @@ def model_choices(services: Services) -> list[tuple[str, str]]:
 
 
 def model_info(services: Services, model_id: str) -> str:
-    """Licence, access and notes of the chosen model (Markdown)."""
+    """Licence, access, capabilities and notes of the chosen model (Markdown)."""
     try:
         spec = services.spec(model_id)
     except RadLensError as err:
@@ -173,6 +178,7 @@ def model_info(services: Services, model_id: str) -> str:
     lines = [f"**{spec.name}** ({spec.id}) · {spec.license}"]
     if spec.gated:
         lines.append(spec.gated_note)
+    lines.append("Can do (from its card): " + "; ".join(spec.can.summary()))
     if spec.notes:
         lines.append(spec.notes)
     return "  \n".join(lines)
@@ -239,7 +245,8 @@ def token_estimate(
     except RadLensError as err:
         return f"⚠ {err}"
     context = f" of a {spec.context_length:,}-token context" if spec.context_length else ""
-    memory = _memory(spec, settings.precision, tokens + _ANSWER_TOKENS + settings.max_new_tokens)
+    answer = settings.generation().max_new_tokens
+    memory = _memory(spec, settings.precision, tokens + _ANSWER_TOKENS + answer)
     return f"Images: **≈ {tokens:,} tokens**{context} · memory {memory}"
 
 
@@ -272,7 +279,12 @@ def build_widgets(services: Services) -> tuple[list[Any], Any, Any]:
         last = gr.Slider(0, 1, value=1, step=1, label="To slice", elem_id="last-slice")
     tokens = gr.Markdown(elem_id="tokens")
     max_new = gr.Slider(
-        16, 2048, value=512, step=16, label="Max new tokens", elem_id="max-new-tokens"
+        0,
+        4096,
+        value=0,
+        step=16,
+        label="Max new tokens (0 = the task's own budget)",
+        elem_id="max-new-tokens",
     )
     temperature = gr.Slider(
         0, 2, value=0, step=0.05, label="Temperature (0 = greedy)", elem_id="temperature"

@@ -5,8 +5,11 @@ never here. The model is the one thing every session shares: :class:`Services` o
 first use (the :meth:`Services.backend` lock makes a second session wait for that load instead
 of loading it twice) and keeps one model in memory; asking for another model or precision
 replaces it, the old one's memory (GPU memory too) freed before the new one loads. Backends
-serialise generation themselves, and the UI runs GPU events one at a time, so sharing it
-read-only is safe.
+serialise generation themselves, and the UI runs model events one at a time for a local model,
+so sharing it read-only is safe. A remote server batches requests (vLLM, SGLang), so with the
+remote entry configured the UI lets :meth:`Services.concurrency` model events run at once
+(RADLENS_REMOTE_CONCURRENCY); :class:`RunningTasks` keeps each page's running tasks so Stop
+cancels them all.
 
 :func:`stream_task` runs a blocking core call that reports text through ``on_delta`` (``ask``,
 ``draft_report``) in a worker thread, so a generator handler can yield the text as it comes;
@@ -36,13 +39,49 @@ from models.backends.loading import Precision, resolve_model_folder
 from models.errors import ModelNotFoundError
 from models.registry.hub import is_downloaded
 from models.registry.lookup import default_spec, get_spec, list_specs
+from models.registry.remote_entry import remote_settings
 from models.registry.spec import ModelSpec
 
-__all__ = ["BackendFactory", "Services", "stream_task"]
+__all__ = ["BackendFactory", "RunningTasks", "Services", "stream_task"]
 
 T = TypeVar("T")
 BackendFactory = Callable[[ModelSpec, str, str | None], Backend]
 STATUS_PRECISION = Precision.NF4  # memory estimates in the model list
+
+
+class RunningTasks:
+    """The cancel tokens of each page's running model tasks (keyed by Gradio's session hash),
+    so one Stop cancels every task of that page, however many run at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, list[CancelToken]] = {}
+
+    def track(self, page: str, token: CancelToken) -> None:
+        with self._lock:
+            held = self._tokens.setdefault(page, [])
+            if all(t is not token for t in held):
+                held.append(token)
+
+    def forget(self, page: str, token: CancelToken) -> None:
+        with self._lock:
+            held = [t for t in self._tokens.get(page, []) if t is not token]
+            if held:
+                self._tokens[page] = held
+            else:
+                self._tokens.pop(page, None)
+
+    def running(self, page: str) -> int:
+        with self._lock:
+            return len(self._tokens.get(page, []))
+
+    def cancel(self, page: str) -> int:
+        """Cancel every task ``page`` runs; how many there were."""
+        with self._lock:
+            tokens = list(self._tokens.get(page, []))
+        for token in tokens:
+            token.cancel()
+        return len(tokens)
 
 
 def _open_backend(spec: ModelSpec, precision: str, device: str | None) -> Backend:
@@ -64,6 +103,7 @@ class Services:
         open_backend: how a backend is opened (tests may script one; default: the engine).
         audit: where each model task is recorded (see :mod:`app.audit`).
         pages: the studies each page opened (see :mod:`app.retention`).
+        running: each page's running model tasks, for Stop (:class:`RunningTasks`).
         api: offer the scripting API (``/ask``, ``/draft_report``; see :mod:`app.handlers_api`)
             to Gradio clients. ``radlens serve`` turns it on only without ``--auth``, so it is
             never listed on a login page.
@@ -79,6 +119,7 @@ class Services:
     audit: AuditLog = field(default_factory=AuditLog)
     api: bool = False
     pages: PageHoldings = field(default_factory=PageHoldings)
+    running: RunningTasks = field(default_factory=RunningTasks)
     _initial: Study | None = field(default=None, repr=False)
     _configured: ModelSpec | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -131,6 +172,13 @@ class Services:
         if all(spec.id != configured.id for spec in listed):
             listed.insert(0, configured)
         return listed
+
+    def concurrency(self, spec: ModelSpec | None = None) -> int:
+        """Model requests that may run at once with ``spec`` (default: the configured model):
+        a remote server's RADLENS_REMOTE_CONCURRENCY, else 1 (a local model generates one
+        request at a time)."""
+        chosen = self.spec() if spec is None else spec
+        return remote_settings().concurrency if chosen.is_remote else 1
 
     def missing(self, spec: ModelSpec) -> str:
         """How to get ``spec``'s weights when they are not here (one line), else ``""``."""

@@ -1,11 +1,14 @@
 """The UI's events: which handler runs when, on which widgets (the layout is :mod:`app.ui`).
 
 The viewer's events are UI plumbing, hidden from the API (``api_visibility="private"``), and
-fast. Model work (ask, draft, check, compare) shares one concurrency group ``"gpu"`` of size 1,
-so one request runs at a time and waiting users see their place in the queue on the chat or
-report box. They are private too: Gradio 6 lists ``"undocumented"`` endpoints on the login page
-when asked (``?all_endpoints=true``), before anyone logs in. Stop bypasses the queue, so it acts
-while the model is busy.
+fast. Model work (ask, draft, check, compare) shares one concurrency group ``"gpu"`` of size
+:meth:`Services.concurrency` (:func:`model_queue`): 1 for a local model, so one request runs at a
+time and waiting users see their place in the queue on the chat or report box;
+RADLENS_REMOTE_CONCURRENCY (default 8) when the configured model is the remote entry, whose
+server batches requests. They are private too: Gradio 6 lists ``"undocumented"`` endpoints on the
+login page when asked (``?all_endpoints=true``), before anyone logs in. Stop bypasses the queue,
+so it acts while the model is busy, and cancels every model task the page has running
+(:class:`~app.services.RunningTasks`), not only the last one started.
 
 The one deliberate API, ``/ask`` and ``/draft_report`` (:mod:`app.handlers_api`), is added
 only when :attr:`Services.api` is on (``radlens serve`` without ``--auth``).
@@ -38,12 +41,41 @@ from app.handlers_model import current_slice
 from app.services import Services
 from dicom_io.errors import RadLensError
 from dicom_io.study import Study
+from models.backends.base import CancelToken
 
-__all__ = ["GPU", "HIDDEN", "wire"]
+__all__ = ["GPU", "HIDDEN", "model_queue", "wire"]
 
 HIDDEN: dict[str, Any] = {"api_visibility": "private"}
 PIXEL_HINT = "*Click the image to read a value.*"
 GPU: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "gpu", "show_progress": "full"}
+
+
+def model_queue(services: Services) -> dict[str, Any]:
+    """The queue settings of the model events: :data:`GPU` with the configured model's
+    :meth:`~app.services.Services.concurrency` as the group's limit."""
+    return {**GPU, "concurrency_limit": services.concurrency()}
+
+
+def _model_task(services: Services, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A model event's generator handler, for the user, whose cancel tokens are tracked per
+    page while it runs (so Stop reaches it even when another task of the page started later)."""
+
+    def streaming(request: gr.Request, *inputs: Any) -> Generator[Any, None, None]:
+        page = request.session_hash or ""
+        seen: list[CancelToken] = []
+        try:
+            for update in handler(*inputs, user=user_of(request)):
+                values = update if isinstance(update, tuple) else (update,)
+                for token in values:
+                    if isinstance(token, CancelToken) and all(t is not token for t in seen):
+                        seen.append(token)
+                        services.running.track(page, token)
+                yield update
+        finally:
+            for token in seen:
+                services.running.forget(page, token)
+
+    return streaming
 
 
 def _for_user(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -267,32 +299,37 @@ def _wire_assistant(services: Services, ui: SimpleNamespace) -> None:
     """Chat, Stop, report, check, findings and export."""
     gr.on(
         [ui.question.submit],
-        _for_user(partial(chat.ask, services)),
+        _model_task(services, partial(chat.ask, services)),
         inputs=[ui.question, ui.chatbot, ui.turns, ui.marks, *ui.where, *ui.widgets],
         outputs=[ui.question, ui.chatbot, ui.turns, ui.cancel, ui.marks, ui.status, ui.slider],
         show_progress_on=[ui.chatbot],
-        **GPU,
+        **model_queue(services),
         **HIDDEN,
     ).then(**ui.redraw)
-    ui.stop.click(chat.stop, inputs=ui.cancel, queue=False, **HIDDEN)
+
+    def stop(cancel: CancelToken | None, request: gr.Request) -> None:
+        chat.stop(cancel)
+        services.running.cancel(request.session_hash or "")
+
+    ui.stop.click(stop, inputs=ui.cancel, queue=False, **HIDDEN)
     ui.clear_chat.click(
         chat.clear_chat, inputs=ui.marks, outputs=[ui.chatbot, ui.turns, ui.marks], **HIDDEN
     ).then(**ui.redraw)
 
     ui.draft.click(
-        _for_user(partial(report.draft, services)),
+        _model_task(services, partial(report.draft, services)),
         inputs=[ui.indication, *ui.where, *ui.widgets],
         outputs=[ui.report_box, ui.findings, ui.flags, ui.report, ui.cancel, ui.marks, *ui.tail],
         show_progress_on=[ui.report_box],
-        **GPU,
+        **model_queue(services),
         **HIDDEN,
     ).then(**ui.redraw)
     ui.check.click(
-        _for_user(partial(report.check_report, services)),
+        _model_task(services, partial(report.check_report, services)),
         inputs=[ui.report, ui.report_box, ui.study, *ui.widgets],
         outputs=[ui.report_box, ui.findings, ui.flags, ui.report, ui.cancel, ui.marks, ui.status],
         show_progress_on=[ui.report_box],
-        **GPU,
+        **model_queue(services),
         **HIDDEN,
     ).then(**ui.redraw)
     ui.findings.input(
@@ -332,7 +369,7 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
         **HIDDEN,
     )
     ui.compare_button.click(
-        _for_user(partial(compare.compare, services)),
+        _model_task(services, partial(compare.compare, services)),
         inputs=[
             ui.compare_indication,
             ui.prior,
@@ -343,7 +380,7 @@ def _wire_compare(services: Services, ui: SimpleNamespace) -> None:
         ],
         outputs=[ui.compare_box, ui.changes, ui.compared, ui.cancel, ui.status],
         show_progress_on=[ui.compare_box],
-        **GPU,
+        **model_queue(services),
         **HIDDEN,
     )
     ui.compare_export_button.click(
@@ -393,11 +430,11 @@ def _wire_api(services: Services, ui: SimpleNamespace) -> None:
         files = gr.File(label="files", file_count="multiple")
         question = gr.Textbox(label="question")
         indication = gr.Textbox(label="indication")
-        tokens = gr.Number(label="max_new_tokens", value=512, precision=0)
+        tokens = gr.Number(label="max_new_tokens", value=None, precision=0)
         result = gr.JSON(label="result")
         ask_button = gr.Button("ask")
         draft_button = gr.Button("draft_report")
-    public = {**GPU, "api_visibility": "public", "show_progress": "hidden"}
+    public = {**model_queue(services), "api_visibility": "public", "show_progress": "hidden"}
     ask_button.click(
         ask, inputs=[files, question, tokens], outputs=result, api_name="ask", **public
     )

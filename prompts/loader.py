@@ -1,7 +1,8 @@
 """Read and check a folder of template data files: :func:`load_catalogue`.
 
-``catalogue.json`` holds the box formats and the fields templates may use (which box format a
-model family writes is the family's business, in ``models.families``: callers pass it);
+``catalogue.json`` holds the box formats, the fields templates may use (which box format a
+model family writes is the family's business, in ``models.families``: callers pass it) and the
+per-model layouts (``"model_layouts"``, keyed by registry id);
 ``exams.json`` the exam types; every other ``*.json`` file the templates of one task. Everything
 is checked on loading, within a file and across files (references, unique ids, versions, every
 series finding an exam and every task a template for every exam), so selection and rendering
@@ -27,6 +28,7 @@ from prompts.templates import (
     Catalogue,
     Exam,
     FieldSpec,
+    ModelLayout,
     TaskTemplate,
     covers,
     frozen,
@@ -35,7 +37,7 @@ from prompts.templates import (
 
 __all__ = ["PROMPTS_VERSION", "load_catalogue"]
 
-PROMPTS_VERSION = "2026.11.2"  # catalogue.json's "version" must say the same
+PROMPTS_VERSION = "2026.12.1"  # catalogue.json's "version" must say the same
 
 _VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d+$")
 _DERIVED = frozenset({"exam_name", "image_note", "anatomy_lines"})  # filled from the data
@@ -68,13 +70,14 @@ def _load(folder: Traversable) -> Catalogue:
         n: BoxFormat(_version(b, n), _get(b, "key", str), _text(b, "instructions", n))
         for n, b in _get(head, "box_formats", dict).items()
     }
+    layouts = {n: _layout(n, spec) for n, spec in _get(head, "model_layouts", dict, {}).items()}
     exams = tuple(_exam(e) for e in _get(exams_doc, "exams", list))
     templates = tuple(
         _template(t, fields, name)
         for name in sorted(docs)
         for t in _get(_read(docs[name]), "templates", list)
     )
-    cat = Catalogue(version, frozen(boxes), frozen(fields), exams, templates)
+    cat = Catalogue(version, frozen(boxes), frozen(fields), exams, templates, frozen(layouts))
     _check(cat)
     return cat
 
@@ -97,9 +100,9 @@ def _get(doc: Mapping[str, Any], key: str, kind: type[Any], default: Any = None)
     return value
 
 
-def _text(doc: Mapping[str, Any], key: str, where: str) -> str:
-    """A text written as one string or as a list of lines."""
-    value = doc.get(key)
+def _text(doc: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    """A text written as one string or as a list of lines (``default`` when absent, if any)."""
+    value = doc.get(key, default)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "\n".join(value)
     if isinstance(value, str):
@@ -142,6 +145,20 @@ def _field(name: str, spec: Mapping[str, Any], where: str) -> FieldSpec:
     return FieldSpec(name, required, default or "", when_given, frozen(choices), about, from_box)
 
 
+def _layout(model: str, spec: Any) -> ModelLayout:
+    flags = ("system_in_instruction", "text_first")
+    if not isinstance(spec, dict) or set(spec) - {*flags, "source"}:
+        raise TemplateDataError(
+            f"catalogue.json: model layout {model!r} may only hold {', '.join(flags)} and source."
+        )
+    if not all(isinstance(spec.get(f, False), bool) for f in flags):
+        raise TemplateDataError(f"catalogue.json: model layout {model!r}: flags are true/false.")
+    source = _get(spec, "source", str, "")
+    if not source:
+        raise TemplateDataError(f"catalogue.json: model layout {model!r} needs its source.")
+    return ModelLayout(bool(spec.get(flags[0])), bool(spec.get(flags[1])), source)
+
+
 def _exam(doc: Mapping[str, Any]) -> Exam:
     where = _get(doc, "id", str)
     rule = _get(doc, "applies_to", dict)
@@ -173,10 +190,14 @@ def _template(doc: Mapping[str, Any], fields: Mapping[str, FieldSpec], file: str
         anatomy_line=_get(doc, "anatomy_line", str, ""),
         vocabulary=_strings(doc, "vocabulary"),
         fields=frozen(own),
+        instruction=_text(doc, "instruction", where, ""),
+        models=_strings(doc, "models"),
     )
+    if tpl.models and not _get(doc, "source", str, ""):
+        raise TemplateDataError(f"{where}: a template for named models needs its source.")
     known = {**fields, **own}
     choice_text = "\n".join(t for f in known.values() for t in f.choices.values())
-    for name in placeholders(tpl.system + tpl.user + choice_text):
+    for name in placeholders(tpl.system + tpl.instruction + tpl.user + choice_text):
         if name not in known and name not in _DERIVED:
             raise TemplateDataError(f"{where}: unknown placeholder {{{name}}}.")
         if name in placeholders(choice_text) and name in known and known[name].choices:
@@ -210,7 +231,8 @@ def _check_coverage(cat: Catalogue) -> None:
     for tpl in cat.templates:
         if unknown := set(tpl.exams) - exam_ids:
             raise TemplateDataError(f"Template {tpl.id!r}: unknown exams {sorted(unknown)}.")
+    generic = [t for t in cat.templates if not t.models]  # a named model's may cover fewer
     for task in cat.tasks:
         for exam in cat.exams:
-            if not any(t.task == task and covers(t, exam.id) for t in cat.templates):
+            if not any(t.task == task and covers(t, exam.id) for t in generic):
                 raise TemplateDataError(f"Template data: no {task} template for exam {exam.id!r}.")

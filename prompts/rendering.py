@@ -1,4 +1,5 @@
-"""Fill a chosen template's fields: the system and user text to send, and where it came from."""
+"""Fill a chosen template's fields: the system, instruction and query text to send, where each
+goes, and where it came from."""
 
 from __future__ import annotations
 
@@ -14,11 +15,22 @@ __all__ = ["RenderedPrompt", "render"]
 
 @dataclass(frozen=True)
 class RenderedPrompt:
+    """The text of one request.
+
+    Attributes:
+        system: the system message ("": send none).
+        user: the query, sent after the images (before them when ``text_first``).
+        instruction: text at the start of the user turn, before the images ("": none).
+        text_first: the instruction and the query both go before the images.
+    """
+
     system: str
     user: str
     template_id: str
     version: str
     catalogue_version: str
+    instruction: str = ""
+    text_first: bool = False
 
     @property
     def provenance(self) -> str:
@@ -45,11 +57,19 @@ def render(template: Template, **fields: str) -> RenderedPrompt:
             values[name] = spec.when_given.replace("{value}", value) if value else ""
         else:
             values[name] = value
-    system, user = (
+    system, instruction, user = (
         fill(substitute(text, choices, keep_unknown=True), values)
-        for text in (template.system, template.user)
+        for text in (template.system, template.instruction, template.user)
     )
-    return RenderedPrompt(system, user, template.id, template.version, template.catalogue_version)
+    return RenderedPrompt(
+        system,
+        user,
+        template.id,
+        template.version,
+        template.catalogue_version,
+        instruction=instruction,
+        text_first=template.text_first,
+    )
 
 
 def _value(template: Template, spec: FieldSpec, fields: Mapping[str, object]) -> str:

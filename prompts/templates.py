@@ -1,13 +1,21 @@
 """Prompt templates as data: the values the files in ``prompts/templates/`` are read into.
 
-The text lives in ``prompts/templates/*.json``: ``catalogue.json`` (the box formats
-and the fields templates may use), ``exams.json`` (exam types: what they apply to, their
-anatomy) and one file per task, read and checked by :mod:`prompts.loader`.
+The text lives in ``prompts/templates/*.json``: ``catalogue.json`` (the box formats,
+the fields templates may use and the per-model layouts), ``exams.json`` (exam types: what
+they apply to, their anatomy) and one file per task, read and checked by :mod:`prompts.loader`.
 :func:`~prompts.selection.select_template` picks the exam from modality, body part and view, the
 task's template for that exam, and binds the two with the caller's box format: the result, a
 :class:`Template`, holds text whose remaining ``{name}`` placeholders
 (:mod:`prompts.placeholders`) are the caller's fields. :func:`~prompts.rendering.render` fills
 them and fails on a missing, empty or unknown field.
+
+Where the text goes: a template has up to three texts, ``system`` (the system message),
+``instruction`` (the user turn, before the images) and ``user`` (the query, after the images).
+A template may name the models it is written for (``"models"``: registry ids such as
+``"medgemma-1.5-4b"``, where a maker documents its own wording for the task); selection
+prefers it over the generic template. A :class:`ModelLayout` in ``catalogue.json`` says how a
+model's makers lay a request out: the task's system text moved into the instruction (MedGemma
+1.5's notebooks send no system message) and the text sent before the images (MedGemma 1's card).
 
 A template's task is the plain string its file holds (``"report"``, ``"check_probe"``, ...):
 the vocabulary of task names is ``models.tasks.names.TaskName``, one layer up, which prompts
@@ -29,6 +37,7 @@ __all__ = [
     "Catalogue",
     "Exam",
     "FieldSpec",
+    "ModelLayout",
     "TaskTemplate",
     "Template",
     "covers",
@@ -98,6 +107,22 @@ class BoxFormat:
 
 
 @dataclass(frozen=True)
+class ModelLayout:
+    """How one model's makers lay a request out (``catalogue.json`` ``"model_layouts"``).
+
+    Attributes:
+        system_in_instruction: the task's system text is sent at the start of the user turn,
+            before the images, and no system message is sent for it.
+        text_first: all the text goes before the images (instruction, then query).
+        source: where the makers show it (card section, notebook cell).
+    """
+
+    system_in_instruction: bool = False
+    text_first: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class TaskTemplate:
     id: str
     version: str
@@ -109,6 +134,8 @@ class TaskTemplate:
     anatomy_line: str
     vocabulary: tuple[str, ...]
     fields: Mapping[str, FieldSpec]
+    instruction: str = ""  # user-turn text before the images
+    models: tuple[str, ...] = ()  # registry ids it is written for; (): every model
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: bound templates are cached per catalogue
@@ -120,6 +147,12 @@ class Catalogue:
     fields: Mapping[str, FieldSpec]
     exams: tuple[Exam, ...]
     templates: tuple[TaskTemplate, ...]
+    model_layouts: Mapping[str, ModelLayout] = field(default_factory=lambda: frozen({}))
+
+    def layout_for(self, model: str) -> ModelLayout:
+        """The layout of ``model`` (a registry id); the default for models without one."""
+        found: ModelLayout = self.model_layouts.get(model, ModelLayout())
+        return found
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -154,9 +187,12 @@ class Template:
     sections: tuple[str, ...]  # report headings, in order
     findings_sections: tuple[str, ...]  # the exam's anatomy headings under Findings
     vocabulary: tuple[str, ...]  # closed answer words (interval changes, yes/no)
-    system: str
-    user: str
+    system: str  # the system message ("": none)
+    user: str  # the query, after the images
     fields: Mapping[str, FieldSpec]
+    instruction: str = ""  # user-turn text before the images
+    text_first: bool = False  # instruction and query both go before the images
+    model: str = ""  # the registry id it was selected for ("": any model)
 
     @property
     def required_fields(self) -> tuple[str, ...]:

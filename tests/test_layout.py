@@ -25,7 +25,7 @@ ALLOWED = {
     "prompts": {"prompts"},
 }
 PROMPTS_MAY_IMPORT = {"dicom_io.errors"}
-HEAVY = {"torch", "transformers", "bitsandbytes", "accelerate"}
+HEAVY = {"torch", "transformers", "bitsandbytes", "accelerate", "spacy", "negspacy"}
 
 
 def _modules(package: str) -> list[Path]:

@@ -9,12 +9,14 @@ Precisions (:class:`Precision`):
 
 - ``nf4``: bitsandbytes 4-bit NormalFloat with double quantization, computing in bfloat16
   (float16 compute gives empty output for Gemma3).
-- ``int8``: bitsandbytes LLM.int8 (its matmuls run in float16 internally).
+- ``int8``: bitsandbytes LLM.int8 (its matmuls run in float16 internally). Refused for a
+  family whose adapter names an ``int8_problem``: Gemma3 (MedGemma), where 8-bit has given
+  gibberish (Google-Health/medgemma#5) and empty output traced to float16 compute
+  (bitsandbytes-foundation/bitsandbytes#1572).
 - ``bf16`` / ``fp32``: unquantized.
 - ``auto``: on a CUDA GPU, bf16 when the weights fit in free memory with headroom, else nf4;
   without a GPU that can hold even nf4, the CPU (fp32 when RAM allows, else bf16), with a
-  warning that answers will be slow. int8 is never chosen automatically: 8-bit MedGemma output
-  has been seen to be gibberish.
+  warning that answers will be slow. int8 is never chosen automatically.
 
 Quantization always leaves the vision encoder, the projector and ``lm_head`` in bf16 (each family
 names its modules: :attr:`~models.families.base.FamilyAdapter.unquantized_modules`). transformers
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import DeviceUnavailableError, ModelNotFoundError, UnsupportedPrecisionError
-from models.families.lookup import unquantized_modules
+from models.families.lookup import adapter_for_model_type, unquantized_modules
 
 __all__ = [
     "UNQUANTIZED_MODULES",
@@ -125,6 +127,7 @@ def load_model(
     """
     wanted = Precision.parse(precision)
     folder = resolve_model_folder(source, model_id=model_id, cache_dir=cache_dir)
+    _check_family_precision(wanted, folder, model_id or str(source))
     start = time.perf_counter()
 
     target = _check_device(device)
@@ -232,6 +235,21 @@ def _check_model_folder(folder: Path, name: str, pull: str) -> Path:
             f"the download may be incomplete. {pull}"
         )
     return folder
+
+
+def _check_family_precision(precision: Precision, folder: Path, name: str) -> None:
+    """Refuse a precision the folder's family is known to break under (8-bit Gemma3)."""
+    if precision is not Precision.INT8:
+        return
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    model_type = str(config.get("model_type", ""))
+    family = adapter_for_model_type(model_type)
+    if family is not None and family.int8_problem:
+        raise UnsupportedPrecisionError(
+            f"Model {name!r}: precision 'int8' is refused for {model_type} "
+            f"({family.model_names}) models: {family.int8_problem}. Use 'nf4' (4-bit, "
+            "computing in bfloat16) or 'bf16'."
+        )
 
 
 def _check_device(device: str | None) -> str | None:

@@ -12,7 +12,11 @@ the caller through a ``TextIteratorStreamer``. Details that matter:
 - Decoding is greedy unless ``temperature > 0``; then it samples with ``top_p`` only (the
   model's own ``top_k``, e.g. Qwen's ``top_k=1``, is switched off so temperature means what it
   says). ``seed`` seeds torch inside the lock, so concurrent callers cannot disturb it. Other
-  knobs of the model's ``generation_config`` (its end tokens, repetition penalty) still apply.
+  knobs of the model's ``generation_config`` (repetition penalty) still apply.
+- Stopping: the family's ``stop_tokens`` (``<end_of_turn>`` for Gemma3, ``<|im_end|>`` for
+  Qwen), resolved through the tokenizer, go to ``generate`` as ``eos_token_id`` together with
+  the ``generation_config``'s own end tokens, so a folder without ``generation_config.json``
+  still stops at the end of the turn.
 - Errors raised inside the worker are re-raised in the caller: CUDA out of memory as
   :class:`OutOfMemoryError` (after ``torch.cuda.empty_cache()``), anything else as
   :class:`GenerationError` naming the exception and the first line of its text, with the
@@ -41,6 +45,7 @@ from models.backends.base import (
 )
 from models.backends.loading import LoadedModel
 from models.errors import GenerationError, OutOfMemoryError
+from models.families.lookup import adapter_for_model_type
 from models.inputs.messages import to_transformers
 
 __all__ = ["TransformersBackend"]
@@ -131,6 +136,7 @@ class _Run:
     started: float = 0.0
     first_token: float | None = None
     ended: float = 0.0
+    end_ids: list[int] = field(default_factory=list)
 
     # ------------------------------------------------------------------ caller side
 
@@ -147,9 +153,11 @@ class _Run:
             tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=_POLL_SECONDS
         )
         settings = self.request.settings
+        self.end_ids = _end_token_ids(self.loaded, tokenizer)
         kwargs = {
             **inputs,
             **_decoding_kwargs(settings.temperature, settings.top_p),
+            "eos_token_id": self.end_ids or None,
             "max_new_tokens": settings.max_new_tokens,
             "min_new_tokens": settings.min_new_tokens or None,
             "streamer": self.streamer,
@@ -280,12 +288,27 @@ class _Run:
         ) from err
 
     def _ended_on_end_token(self) -> bool:
-        config = self.loaded.model.generation_config
-        ends = config.eos_token_id
-        if ends is None or self.output is None or self.output.shape[-1] == self.prompt_tokens:
+        if not self.end_ids or self.output is None:
             return False
-        ends = [ends] if isinstance(ends, int) else list(ends)
-        return int(self.output[0, -1]) in ends
+        if self.output.shape[-1] == self.prompt_tokens:
+            return False
+        return int(self.output[0, -1]) in self.end_ids
+
+
+def _end_token_ids(loaded: LoadedModel, tokenizer: Any) -> list[int]:
+    """The ids that end an answer: the family's stop tokens (through the tokenizer), then the
+    ``generation_config``'s end tokens, each once; tokens the vocabulary lacks are skipped."""
+    family = adapter_for_model_type(loaded.model_type)
+    ids: list[int] = []
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for token in family.stop_tokens if family is not None else ():
+        found = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(found, int) and found != unknown:
+            ids.append(found)
+    configured = getattr(loaded.model.generation_config, "eos_token_id", None)
+    if configured is not None:
+        ids.extend([configured] if isinstance(configured, int) else list(configured))
+    return list(dict.fromkeys(ids))
 
 
 def _decoding_kwargs(temperature: float, top_p: float) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Load processors (image preprocessing + tokenizer + chat template) for every model family.
 
 A family whose stock processor does not suit RadLens names its replacement in its adapter
-(:meth:`~models.families.base.FamilyAdapter.processor_override`; today Qwen2.5-VL's image-only
-processor, :mod:`models.families.qwen2_5_vl_processor`).
+(:meth:`~models.families.base.FamilyAdapter.processor_override`; today the image-only
+processors of Qwen2.5-VL and Qwen3-VL, :mod:`models.families.qwen2_5_vl_processor` and
+:mod:`models.families.qwen3_vl_processor`).
 
 :func:`load_processor` is how RadLens loads every processor. It cannot just call
 ``AutoProcessor.from_pretrained``: real Qwen2.5-VL and Lingshu repositories name

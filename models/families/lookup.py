@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from models.families import gemma3, qwen2_5_vl, remote
+from models.families import gemma3, qwen2_5_vl, qwen3_vl, remote
 from models.families.base import Family, FamilyAdapter
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 ADAPTERS: Mapping[Family, FamilyAdapter] = MappingProxyType(
-    {a.family: a for a in (gemma3.ADAPTER, qwen2_5_vl.ADAPTER, remote.ADAPTER)}
+    {a.family: a for a in (gemma3.ADAPTER, qwen2_5_vl.ADAPTER, qwen3_vl.ADAPTER, remote.ADAPTER)}
 )
 
 

@@ -7,6 +7,10 @@
   "<|vision_end|>"). A 512x512 slice becomes 504x504: 324 tokens.
 - Volumes: 16 slices by default (~5,200 tokens for 512x512 slices, which with a 7B model in
   4 bits keeps a 24 GB GPU comfortable; raise it when memory allows).
+- Image encoding: the viewer's (``ImageEncoding.VIEWER``): a CT or MR slice is sent in grey,
+  in the window the viewer shows. Qwen publishes no CT or MR recipe (its cookbooks feed plain
+  RGB photos and documents), nor does Lingshu's evaluation code (MedEvalKit), and neither was
+  trained on MedGemma's three-window RGB encoding.
 - Boxes: ``qwen_abs`` (``bbox_2d`` in pixels of the resized image, in a json code block).
 - Quantization keeps the vision transformer (with its patch merger) and ``lm_head`` in bf16.
 - Processor quirk: the stock processor needs torchvision for its video part, so an image-only
@@ -22,7 +26,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from models.families.base import Family, Pad, Size, digit_label_tokens
+from models.families.base import (
+    PLANAR_2D,
+    Family,
+    ImageEncoding,
+    Pad,
+    Size,
+    digit_label_tokens,
+    estimate_text_tokens,
+)
 
 __all__ = [
     "ADAPTER",
@@ -76,6 +88,21 @@ def qwen_image_tokens(model_size: Size) -> int:
     return (width // FACTOR) * (height // FACTOR)
 
 
+# Qwen-family grounding: the base models are trained for it on natural images and documents
+# (their cards); a fine-tune keeps the architecture's box format, not necessarily the skill, so
+# boxes are offered on 2D images only, as for the base models.
+_DEFAULT_CAPABILITIES: Mapping[str, Any] = MappingProxyType(
+    {
+        "localization": PLANAR_2D,
+        "localization_scope": (
+            "general objects in 2D images (trained on natural images and documents, not medical "
+            "images)"
+        ),
+        "no_localization": "not trained on CT/MR slices",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Qwen2_5_VLAdapter:
     """The Qwen2.5-VL family (see the module docstring for the facts)."""
@@ -85,16 +112,26 @@ class Qwen2_5_VLAdapter:
     model_names: str = "Qwen2.5-VL, Lingshu"
     box_format: str = "qwen_abs"
     default_max_slices: int = 16
+    image_encoding: ImageEncoding = ImageEncoding.VIEWER
     image_tokens_note: str = (
         f"1 per {FACTOR}x{FACTOR} px of the resized image "
         f"({MIN_PIXELS // FACTOR**2}-{MAX_PIXELS // FACTOR**2} per image; "
         "512x512 -> 324)"
     )
     unquantized_modules: tuple[str, ...] = ("model.visual", "lm_head")
+    # Qwen's chat template ends each turn with <|im_end|>; Qwen2.5-VL's generation_config.json
+    # lists eos_token_id [151645, 151643] = <|im_end|>, <|endoftext|>.
+    stop_tokens: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")
+    int8_problem: str = ""
+    reasoning_markers: tuple[str, str] | None = None  # Qwen2.5-VL writes no trace
 
     @property
     def config_defaults(self) -> Mapping[str, Any]:
         return _CONFIG_DEFAULTS
+
+    @property
+    def default_capabilities(self) -> Mapping[str, Any]:
+        return _DEFAULT_CAPABILITIES
 
     def geometry(
         self, width: int, height: int, *, min_pixels: int, max_pixels: int
@@ -106,6 +143,9 @@ class Qwen2_5_VLAdapter:
 
     def label_tokens(self, label: str) -> int:
         return digit_label_tokens(label)
+
+    def text_tokens(self, text: str) -> int:
+        return estimate_text_tokens(text)
 
     def tokens_per_image(self, width: int, height: int) -> int | None:
         return qwen_image_tokens(qwen_resized_size(width, height))

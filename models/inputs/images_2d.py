@@ -8,11 +8,17 @@ filter, ``"bilinear"`` when enlarging). The pad and size are decided from sizes 
 family adapter (:meth:`models.families.base.FamilyAdapter.geometry`), so token counts are known
 before any voxel is decoded. MONAI is imported inside the functions (~4 s).
 
+Rounding: the scaled values are rounded half to even, as ``np.round`` in MedGemma's CT notebook
+(Google-Health/medgemma notebooks/high_dimensional_ct_hugging_face.ipynb, cell iTu1nQneLEvM)
+and ``window_accurate`` in its serving code (python/data_processing/image_utils.py), so a slice
+that needs no resize gets the notebook's uint8 values exactly. Where a resize is needed, the
+values are rounded once, after it (the notebook rounds at the source size and the processor
+then resizes the uint8 image): the two differ by interpolation error only.
+
 Speed (see ``bench/prepare.py``): only the selected slices are converted, about one 512x512
-slice at a time, so the float32 intermediates stay small; intensities are scaled to
-``0.5..255.5`` so the final cast to uint8 (a truncation) rounds to nearest without another pass;
-each colour is resized and cast straight into its place in the output, and a grey image is
-resized once and replicated to RGB by that same copy.
+slice at a time, so the float32 intermediates stay small; each colour is resized, rounded in
+place and cast straight into its place in the output, and a grey image is resized once and
+replicated to RGB by that same copy.
 """
 
 from __future__ import annotations
@@ -83,7 +89,7 @@ def _transforms(
         top = float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
         ranges = ((0.0, top),)
     scalers = [
-        ScaleIntensityRange(a_min=lo, a_max=hi, b_min=0.5, b_max=255.5, clip=True)
+        ScaleIntensityRange(a_min=lo, a_max=hi, b_min=0.0, b_max=255.0, clip=True)
         for lo, hi in ranges
     ]
     left, top_, right, bottom = pad
@@ -118,12 +124,12 @@ def _render_chunk(chunk: Any, transforms: tuple[list[Any], Any, Any], out: Any) 
         channels = scalers[colour if len(scalers) == 3 else 0](source)
         if padder is not None:
             channels = padder(channels)
-        resized = _plain(resizer(channels))
+        resized = _plain(resizer(channels)).round_()  # half to even, as np.round
         if rgb or len(scalers) == 3:
             target, value = out[..., colour], resized
         else:  # grey: the one plane into all three colours
             target, value = out, resized.unsqueeze(-1).expand(out.shape)
-        target.copy_(value)  # float -> uint8 truncates; values are 0.5..255.5, so it rounds
+        target.copy_(value)  # whole numbers in 0..255: the cast to uint8 is exact
 
 
 def _plain(tensor: Any) -> Any:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ImagePart",
+    "LabelPart",
     "Message",
     "Part",
     "TextPart",
@@ -31,6 +32,12 @@ __all__ = [
 @dataclass(frozen=True)
 class TextPart:
     text: str
+
+
+@dataclass(frozen=True)
+class LabelPart(TextPart):
+    """The label of the image just before it (``"SLICE 3"``): text to every consumer, told
+    apart only where tokens are counted (the family's ``label_tokens``)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,25 +9,39 @@ by :mod:`models.inputs.slices_3d`.
 
 Modes (:class:`InputMode`):
 
-- ``current``: one slice (a radiograph, a photo, or the slice the viewer shows), windowed as the
-  viewer displays it: the ``window`` option, else the series' DICOM window, else one derived
-  from the data; MONOCHROME1 inverted; colour images kept as RGB. The whole field of view.
-- ``volume``: MedGemma's CT/MR recipe: up to ``max_slices`` sampled uniformly over
-  ``slice_range`` (both ends included); CT as three HU windows, one per channel (R -1024..1024,
-  G -135..215, B 0..80); other modalities (MR, PET, ...) scaled from the 0.5th to the 99.5th
-  percentile of the selected slices into all three channels. A ``window`` option replaces the
-  recipe with that one window in all three channels.
+- ``current``: one slice (a radiograph, a photo, or the slice the viewer shows).
+- ``volume``: up to ``max_slices`` of ``slice_range``, sampled as MedGemma's CT notebook
+  samples them (:func:`~models.inputs.slices_3d.sample_slices`).
 - ``slab``: the volume recipe on ``current_slice +- slab_half_width``.
 - ``auto``: ``volume`` for a grey stack of several slices, else ``current``.
+
+Intensities, in every mode, follow the family's maker (:attr:`FamilyAdapter.image_encoding`):
+
+- ``ImageEncoding.MEDGEMMA`` (Gemma3): every CT image, a single slice too, as MedGemma's three
+  HU windows, one per RGB channel (:data:`~models.inputs.slices_3d.CT_WINDOWS`), since its
+  serving code windows every CT image that way (Google-Health/medgemma
+  python/data_accessors/local_file_handlers/generic_dicom_handler.py); MR min-max over the
+  slices sent (:func:`~models.inputs.slices_3d.acquisition_range`); anything else as the viewer.
+- ``ImageEncoding.VIEWER`` (Qwen2.5-VL, Lingshu, an unknown remote model): as the viewer shows
+  it, in grey.
+- "As the viewer": the series' DICOM window, else one derived from the data; MONOCHROME1
+  inverted; colour images kept as RGB; the whole field of view.
+- A ``window`` option is the user's explicit choice and wins for every family: that one window
+  in grey. For MedGemma that sends a CT or MR in an encoding it was not trained on; the
+  description says so.
 
 Geometry (pad and resize, within ``qwen_min_pixels..qwen_max_pixels`` where the family resizes
 to an area), token cost, label tokens and the default ``max_slices`` are the family adapter's
 (:mod:`models.families`); nothing here branches on the family. ``slab_half_width`` 4: nine slices,
 about a centimetre of a thin-slice CT. The current slice defaults to the middle one.
 
-Slice labels are ``"SLICE k"`` with ``k`` the 0-based source slice index (the same number as
-:attr:`ImageMapping.slice_index`), so a slice the model names maps straight back to the viewer.
-A single-image series has no label.
+Labels and order follow MedGemma's CT notebook (cell h57n3PWsznxy) for every family: each image
+is FOLLOWED by its label ``"SLICE n"``, ``n = 1..N`` its position among the images sent, and the
+question comes after the last one (:func:`to_messages`; the maintainers say in
+Google-Health/medgemma#76 that MedGemma 1.5 falls back to a chest-radiograph report when the
+query does not follow the last slice). A box the model puts on ``"slice": n`` is resolved to the
+n-th image's mapping and so to its source slice (:mod:`models.grounding.placement`). A single
+image has no label.
 """
 
 from __future__ import annotations
@@ -45,12 +59,19 @@ from dicom_io.volume import Volume
 from dicom_io.windowing import parse_window
 from models.errors import ContextOverflowError
 from models.families import Family, FamilyAdapter, adapter
+from models.families.base import ImageEncoding
 from models.families.qwen2_5_vl import MAX_PIXELS as QWEN_MAX_PIXELS
 from models.families.qwen2_5_vl import MIN_PIXELS as QWEN_MIN_PIXELS
 from models.inputs.images_2d import ChannelRanges, render_images, window_range
 from models.inputs.mapping import ImageMapping
-from models.inputs.messages import ImagePart, Message, Part, TextPart
-from models.inputs.slices_3d import CT_WINDOWS, data_range, sample_slices, slab_slices
+from models.inputs.messages import ImagePart, LabelPart, Message, Part, TextPart
+from models.inputs.slices_3d import (
+    CT_WINDOWS,
+    acquisition_range,
+    check_range,
+    sample_slices,
+    slab_slices,
+)
 
 __all__ = [
     "DEFAULT_SLAB_HALF_WIDTH",
@@ -59,6 +80,7 @@ __all__ = [
     "ModelInputs",
     "build_inputs",
     "estimate_tokens",
+    "slice_labels",
     "to_messages",
 ]
 
@@ -129,7 +151,8 @@ class ModelInputs:
         images: ``(height, width, 3)`` uint8 RGB arrays (read-only).
         mappings: model image -> source slice pixels, one per image.
         slice_indices: the 0-based source slice of each image.
-        labels: the text part sent before each image (``"SLICE k"``; ``""`` for none).
+        labels: the text part sent after each image (``"SLICE n"``, n its 1-based position;
+            ``""`` for none).
         image_tokens: tokens the images and their labels take in the prompt (labels estimated).
         family: the model family the images were made for.
         description: one line for the UI, e.g. ``"85 of 300 slices, CT windows ..., 896x896"``.
@@ -164,6 +187,7 @@ class _Plan:
     source_size: tuple[int, int]
     pad: tuple[int, int, int, int]
     model_size: tuple[int, int]
+    partial: bool = False  # a slab or a slice range short of the whole volume
 
 
 def estimate_tokens(
@@ -175,7 +199,8 @@ def estimate_tokens(
     photometric: str | None = None,
     context_limit: int | None = None,
 ) -> int:
-    """Tokens :func:`build_inputs` would spend on images and labels, without decoding voxels.
+    """Tokens :func:`build_inputs` would spend on images and labels, without decoding voxels
+    (the whole request, text and answer included, is counted by ``models.tasks.prepare``).
 
     Raises:
         ContextOverflowError: the count exceeds ``context_limit``.
@@ -217,7 +242,7 @@ def build_inputs(
     if context_limit is not None:
         _check_context(_plan_tokens(plan, chosen), plan, chosen, context_limit)
     slices = np.take(series.volume.array, plan.indices, axis=0)
-    ranges, intensity = _intensity(series, plan.mode, options, slices)
+    ranges, intensity = _intensity(series, chosen.image_encoding, options, slices)
     pixels = render_images(slices, ranges, plan.pad, plan.model_size)
     pixels.flags.writeable = False
     width, height = plan.source_size
@@ -241,18 +266,39 @@ def build_inputs(
     )
 
 
+def slice_labels(count: int, prefix: str = "") -> tuple[str, ...]:
+    """The labels of ``count`` images of one study: ``"SLICE 1"`` .. ``"SLICE count"`` (after
+    ``prefix``, e.g. ``"PRIOR"``), or just the prefix (``""`` without one) for a single image."""
+    if count == 1:
+        return (prefix,)
+    return tuple(f"{prefix} SLICE {n}".strip() for n in range(1, count + 1))
+
+
 def to_messages(
-    inputs: ModelInputs, prompt_text: str, system_text: str | None = None
+    inputs: ModelInputs,
+    prompt_text: str,
+    system_text: str | None = None,
+    *,
+    instruction: str = "",
+    text_first: bool = False,
 ) -> list[Message]:
-    """The chat: an optional system message, then one user message holding each image (after
-    its label, when it has one) and finally the prompt text."""
-    parts: list[Part] = []
+    """The chat as MedGemma's CT notebook lays it out (Google-Health/medgemma
+    notebooks/high_dimensional_ct_hugging_face.ipynb, cell h57n3PWsznxy).
+
+    A system message only when ``system_text`` has text; then one user message: the
+    ``instruction`` (when given), each image FOLLOWED by its label (when it has one), and the
+    query ``prompt_text`` last. ``text_first`` (MedGemma 1's card: text, then the image) puts
+    the instruction and the query before the images.
+    """
+    shown: list[Part] = []
     for index, (label, image) in enumerate(zip(inputs.labels, inputs.images, strict=True)):
+        shown.append(ImagePart(image, index))
         if label:
-            parts.append(TextPart(label))
-        parts.append(ImagePart(image, index))
-    parts.append(TextPart(prompt_text))
-    messages = [Message.text("system", system_text)] if system_text else []
+            shown.append(LabelPart(label))
+    head: list[Part] = [TextPart(instruction)] if instruction else []
+    query: list[Part] = [TextPart(prompt_text)] if prompt_text else []
+    parts = [*head, *query, *shown] if text_first else [*head, *shown, *query]
+    messages = [Message.text("system", system_text)] if system_text and system_text.strip() else []
     messages.append(Message("user", tuple(parts)))
     return messages
 
@@ -302,8 +348,11 @@ def _plan(series: Series, family: FamilyAdapter, options: InputOptions) -> _Plan
     pad, model_size = family.geometry(
         columns, rows, min_pixels=options.qwen_min_pixels, max_pixels=options.qwen_max_pixels
     )
-    labels = tuple(f"SLICE {k}" if count > 1 else "" for k in indices)
-    return _Plan(mode, count, indices, labels, (columns, rows), pad, model_size)
+    labels = slice_labels(len(indices))
+    partial = mode is InputMode.SLAB or (
+        mode is InputMode.VOLUME and check_range(count, options.slice_range) != (0, count)
+    )
+    return _Plan(mode, count, indices, labels, (columns, rows), pad, model_size, partial)
 
 
 def _plan_tokens(plan: _Plan, family: FamilyAdapter) -> int:
@@ -322,29 +371,34 @@ def _check_context(tokens: int, plan: _Plan, family: FamilyAdapter, context_limi
     else:
         advice = family.overflow_advice()
     raise ContextOverflowError(
-        f"The images need about {tokens:,} tokens ({n} x ~{per_image:,}) but the context "
-        f"limit is {context_limit:,} tokens: {advice}."
+        f"The images alone need about {tokens:,} tokens ({n} x ~{per_image:,}) but the "
+        f"context limit is {context_limit:,} tokens: {advice}."
     )
 
 
 def _intensity(
-    series: Series, mode: InputMode, options: InputOptions, slices: npt.NDArray[Any]
+    series: Series, encoding: ImageEncoding, options: InputOptions, slices: npt.NDArray[Any]
 ) -> tuple[ChannelRanges, str]:
-    """Channel ranges for :func:`render_images` and their description."""
+    """Channel ranges for :func:`render_images` and their description (see the module
+    docstring: the family's encoding, unless the user chose a window)."""
     if slices.ndim == 4:
         return None, "RGB as stored"
     invert = series.photometric == "MONOCHROME1"
     inverted = ", inverted (MONOCHROME1)" if invert else ""
-    if mode is InputMode.CURRENT or options.window is not None:
-        window = parse_window(options.window, series)
-        text = f"window {window.center:g}/{window.width:g} (C/W, {window.source}){inverted}"
-        return (window_range(window, invert),), text
-    if series.modality == "CT":
+    medgemma = encoding is ImageEncoding.MEDGEMMA and series.modality in ("CT", "MR")
+    if options.window is None and medgemma and series.modality == "CT":
         r, g, b = (f"{lo:g}..{hi:g}" for lo, hi in CT_WINDOWS)
         return CT_WINDOWS, f"CT windows R {r} / G {g} / B {b}"
-    low, high = data_range(slices)
-    ranges = ((high, low),) if invert else ((low, high),)
-    return ranges, f"{series.modality} range {low:g}..{high:g} (0.5-99.5th pct){inverted}"
+    if options.window is None and medgemma:
+        low, high = acquisition_range(slices)
+        ranges = ((high, low),) if invert else ((low, high),)
+        return ranges, f"MR min-max {low:g}..{high:g} over the slices sent{inverted}"
+    window = parse_window(options.window, series)
+    text = f"window {window.center:g}/{window.width:g} (C/W, {window.source}){inverted}"
+    if medgemma:  # the user's window replaces the encoding MedGemma was trained on
+        trained = "three CT windows" if series.modality == "CT" else "MR min-max scaling"
+        text += f", in grey instead of MedGemma's {trained}"
+    return (window_range(window, invert),), text
 
 
 def _describe(plan: _Plan, intensity: str) -> str:
@@ -355,7 +409,7 @@ def _describe(plan: _Plan, intensity: str) -> str:
         what = f"slice {plan.indices[0]} of {count}"
     else:
         what = f"{n} of {count} slices"
-        if plan.mode is InputMode.SLAB or (plan.indices[0], plan.indices[-1]) != (0, count - 1):
+        if plan.partial:
             what += f" ({plan.indices[0]}..{plan.indices[-1]})"
     width, height = plan.model_size
     size = f"{width}x{height}"

@@ -53,7 +53,12 @@ def spec_from_folder(folder: str | Path) -> ModelSpec:
         license="see the folder's model card",
         gated=False,
         card_url="",
-        notes=f"Local folder ({model_type}).",
+        # No card to read: the family's conservative capabilities (no boxes from a gemma3
+        # folder, which could be Gemma 3 or MedGemma 1; 2D general grounding from a Qwen one).
+        notes=(
+            f"Local folder ({model_type}). Its card is unknown, so it gets the {model_type} "
+            "family's conservative capabilities."
+        ),
     )
 
 

@@ -7,10 +7,10 @@ an image costs in tokens, licence and gating, the system prompt its card uses, a
 behind a memory estimate. :func:`get_spec` finds one by id, by hub id, or builds one from a local
 model folder (family from its ``config.json``: :mod:`models.registry.local_folder`).
 
-Registry: the five entries of :mod:`models.registry.known_models` (MedGemma 1.5 4B and MedGemma 4B,
-Lingshu-7B, Qwen2.5-VL-3B and -7B), then ``remote``, an OpenAI-compatible server named by
-RADLENS_REMOTE_URL (:mod:`models.registry.remote_entry`). The default is ``medgemma-1.5-4b``
-(:data:`DEFAULT_MODEL_ID`).
+Registry: the entries of :mod:`models.registry.known_models` (MedGemma 1.5 4B, MedGemma 4B and
+27B, Lingshu-7B and -32B, Qwen2.5-VL-3B and -7B, Qwen3-VL-2B/4B/8B), then ``remote``, an
+OpenAI-compatible server named by RADLENS_REMOTE_URL (:mod:`models.registry.remote_entry`).
+The default is ``medgemma-1.5-4b`` (:data:`DEFAULT_MODEL_ID`).
 
 Memory estimate (:meth:`ModelSpec.memory_gb`): quantized weights + kept bf16 weights + KV cache
 for :data:`KV_TOKENS` tokens + :data:`RUNTIME_OVERHEAD_GB`; the formula and the facts behind it
@@ -20,22 +20,46 @@ are in :mod:`models.registry.memory`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from models.errors import ModelNotFoundError, UnknownModelError
 from models.registry.known_models import KNOWN_SPECS
 from models.registry.local_folder import spec_from_folder
-from models.registry.remote_entry import REMOTE_ID, remote_spec
+from models.registry.remote_entry import REMOTE_ID, remote_settings, remote_spec
 from models.registry.spec import ModelSpec, looks_like_path
 
-__all__ = ["DEFAULT_MODEL_ID", "default_spec", "get_spec", "known_ids", "list_specs"]
+__all__ = [
+    "DEFAULT_MODEL_ID",
+    "default_spec",
+    "get_spec",
+    "known_ids",
+    "list_specs",
+    "served_spec",
+]
 
 DEFAULT_MODEL_ID = "medgemma-1.5-4b"
 
 
 def list_specs(environ: Mapping[str, str] | None = None) -> tuple[ModelSpec, ...]:
     """Every registry entry, the default first, the remote one (from ``environ``) last."""
-    return (*KNOWN_SPECS, remote_spec(environ))
+    return (*KNOWN_SPECS, served_spec(environ))
+
+
+def served_spec(environ: Mapping[str, str] | None = None) -> ModelSpec:
+    """The remote entry, with the capabilities of the known model it serves.
+
+    When RADLENS_REMOTE_MODEL names a registry entry (its id or hub id, as vLLM serves it by
+    default) of the declared family, the server runs that model and can do what its card says;
+    otherwise the entry keeps its family's conservative default
+    (:func:`models.registry.capabilities.family_capabilities`).
+    """
+    spec = remote_spec(environ)
+    served = (remote_settings(environ).model or "").strip().lower()
+    for known in KNOWN_SPECS:
+        if served in (known.id, known.source.lower()) and known.family is spec.family:
+            return replace(spec, capabilities=known.can)
+    return spec
 
 
 def known_ids() -> tuple[str, ...]:
@@ -56,7 +80,7 @@ def get_spec(model: str | Path, *, environ: Mapping[str, str] | None = None) -> 
     if not isinstance(model, Path):
         wanted = text.lower()
         if wanted == REMOTE_ID:
-            return remote_spec(environ)
+            return served_spec(environ)
         for spec in KNOWN_SPECS:
             if wanted in (spec.id, spec.source.lower()):
                 return spec

@@ -5,7 +5,9 @@ architecture family, the name of its native box convention (the values of
 ``models.grounding.conventions.Convention``), what an image costs in tokens, licence and gating,
 the system prompt its card uses, and the size facts behind a memory estimate
 (:mod:`models.registry.memory`). The box convention and the token note default to the family's
-(:mod:`models.families`), so an entry states only what differs.
+(:mod:`models.families`), so an entry states only what differs. Its capabilities (what its card
+says it does, by modality: :mod:`models.registry.capabilities`) default to the family's
+conservative ones; :attr:`ModelSpec.can` reads them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from models.backends.loading import Precision
 from models.errors import UnsupportedPrecisionError
 from models.families import Family, adapter
+from models.registry.capabilities import Capabilities, family_capabilities
 from models.registry.memory import KV_TOKENS, RUNTIME_OVERHEAD_GB, Architecture
 
 __all__ = ["CONVENTION_NAME", "ModelSpec", "looks_like_path"]
@@ -44,6 +47,8 @@ class ModelSpec:
     notes: str = ""
     grounding: str = ""  # a models.grounding.conventions.Convention value; "": the family's
     image_tokens: str = ""  # what an image costs, in words; "": the family's
+    max_pixels: int | None = None  # most pixels per image its (serving) processor takes
+    capabilities: Capabilities | None = None  # from its card; None: the family's default
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "family", Family(self.family))
@@ -51,6 +56,8 @@ class ModelSpec:
         object.__setattr__(self, "grounding", self.grounding or family.box_format)
         object.__setattr__(self, "image_tokens", self.image_tokens or family.image_tokens_note)
         object.__setattr__(self, "default_precision", Precision.parse(self.default_precision))
+        if self.capabilities is None:
+            object.__setattr__(self, "capabilities", family_capabilities(self.family))
         if not _ID.match(self.id):
             raise ValueError(
                 f"ModelSpec.id must be lowercase letters, digits, '.', '-': {self.id!r}"
@@ -61,7 +68,9 @@ class ModelSpec:
             raise ValueError(
                 f"ModelSpec {self.id!r}: bad grounding convention {self.grounding!r}."
             )
-        if (self.architecture is None) != (self.family is Family.REMOTE):
+        if self.max_pixels is not None and self.max_pixels <= 0:
+            raise ValueError(f"ModelSpec {self.id!r}: max_pixels must be > 0.")
+        if (self.architecture is None) != self.is_remote:
             raise ValueError(f"ModelSpec {self.id!r}: only a remote model has no architecture.")
         if self.context_length is not None and self.context_length <= 0:
             raise ValueError(f"ModelSpec {self.id!r}: context_length must be > 0.")
@@ -73,8 +82,15 @@ class ModelSpec:
             raise ValueError(f"ModelSpec {self.id!r}: system_prompt is None or non-empty text.")
 
     @property
+    def can(self) -> Capabilities:
+        """The entry's capabilities (never None after construction)."""
+        return self.capabilities or family_capabilities(self.family)
+
+    @property
     def is_remote(self) -> bool:
-        return self.family is Family.REMOTE
+        """Served by an OpenAI-compatible server: the remote entry, whose source is the server's
+        URL and whose family is the one it declares (or ``remote`` when unknown)."""
+        return self.family is Family.REMOTE or self.source.startswith(("http://", "https://"))
 
     @property
     def local_folder(self) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from dicom_io.study import Series
@@ -21,13 +21,23 @@ from models.backends.base import (
     Result,
 )
 from models.grounding.box import Box
-from models.grounding.placement import parse_boxes
 from models.inputs.model_inputs import InputOptions
 from models.registry.spec import ModelSpec
 from models.report.draft import DISCLAIMER
+from models.tasks.decoding import default_settings
+from models.tasks.model_text import ModelText, read_model_text
+from models.tasks.names import TaskName
 from models.tasks.prepare import Prepared, Turn, prepare
 
-__all__ = ["ANSWER_SCHEMA", "Answer", "answer_from_text", "ask", "run"]
+__all__ = [
+    "ANSWER_SCHEMA",
+    "Answer",
+    "answer_from_text",
+    "ask",
+    "drop_unoffered_boxes",
+    "localization_note",
+    "run",
+]
 
 ANSWER_SCHEMA = "radlens.answer/1"
 NO_TEXT = "Unable to assess: the model returned no text."
@@ -91,15 +101,22 @@ def answer_from_text(
     result: Result | None = None,
     settings: GenerationSettings | None = None,
 ) -> Answer:
-    """Read a model's raw text for ``prepared``: boxes to source pixels, markup removed."""
-    grounding = parse_boxes(raw, prepared.spec.grounding, prepared.mappings, prepared.spacing)
-    text = grounding.text_without_boxes.strip() or (NO_TEXT if not raw.strip() else "")
+    """Read a model's raw text for ``prepared``: the family's reasoning trace out (kept in
+    ``raw``), boxes to source pixels, markup removed (:func:`read_model_text`)."""
+    read = read_model_text(prepared, raw)
+    text = read.text.strip()
+    if not text and read.boxes:
+        # An answer that is only a box list (Qwen's JSON, a bare MedRegA list): its labels are
+        # what the model said, so they are the answer's text too.
+        text = "; ".join(dict.fromkeys(b.label for b in read.boxes if b.label))
+    if not text:
+        text = NO_TEXT if not raw.strip() else _no_answer(read)
     return Answer(
         question=prepared.question,
         text=text,
-        boxes=grounding.boxes,
-        dropped=grounding.dropped,
-        notes=grounding.notes,
+        boxes=read.boxes,
+        dropped=read.dropped,
+        notes=read.notes,
         raw=raw,
         model_id=result.model_id if result is not None else prepared.spec.id,
         prompt=prepared.prompt.provenance,
@@ -113,6 +130,31 @@ def answer_from_text(
         prompt_tokens=None if result is None else result.prompt_tokens,
         completion_tokens=None if result is None else result.completion_tokens,
     )
+
+
+def _no_answer(read: ModelText) -> str:
+    if read.reasoning.trace and not read.reasoning.finished:
+        return "Unable to assess: the model's reasoning was cut off before it gave an answer."
+    return ""
+
+
+def localization_note(spec: ModelSpec, series: Series) -> str:
+    """Why ``spec`` gives no boxes on ``series`` (its declared capabilities), or "" when it
+    localizes this modality, body part and kind of image (a 2D image or slices of a stack)."""
+    return spec.can.localization_note(
+        spec.name, series.modality, series.body_part, stack=series.is_volume
+    )
+
+
+def drop_unoffered_boxes(answer: Answer, spec: ModelSpec, series: Series) -> Answer:
+    """``answer`` without the boxes ``spec`` wrote for an image it does not localize, each
+    listed in ``dropped`` with the reason (plausible boxes from a model never trained for
+    them are worse than none)."""
+    withheld = localization_note(spec, series)
+    if not withheld or not answer.boxes:
+        return answer
+    lines = tuple(f"box {b.label or 'unlabelled'!r}: {withheld}" for b in answer.boxes)
+    return replace(answer, boxes=(), dropped=(*answer.dropped, *lines))
 
 
 def run(
@@ -157,7 +199,7 @@ def ask(
     cancel: CancelToken | None = None,
 ) -> Answer:
     """Ask ``question`` about ``series``; boxes in the answer come back on source slices."""
-    settings = settings or GenerationSettings()
+    settings = settings or default_settings(TaskName.ASK)
     prepared = prepare(
         series,
         spec,
@@ -167,6 +209,8 @@ def ask(
         options=options,
         region=region,
         history=history,
+        answer_tokens=settings.max_new_tokens,
     )
     result = run(backend, prepared, settings, on_delta, cancel)
-    return answer_from_text(prepared, result.text, result, settings)
+    answer = answer_from_text(prepared, result.text, result, settings)
+    return drop_unoffered_boxes(answer, spec, series)

@@ -9,12 +9,14 @@ finding, with the prior's technique line as its comparison.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from dicom_io.study import Series
 from models.backends.base import Backend, CancelToken, GenerationSettings
 from models.inputs.model_inputs import InputOptions
 from models.registry.spec import ModelSpec
 from models.report.draft import Report
+from models.tasks.decoding import default_settings
 from models.tasks.names import TaskName
 from models.tasks.prepare import prepare
 from models.tasks.report import run_report
@@ -37,7 +39,7 @@ def compare(
     cancel: CancelToken | None = None,
 ) -> Report:
     """Compare ``current`` with ``prior`` (same body part): interval change per finding."""
-    settings = settings or GenerationSettings()
+    settings = settings or default_settings(TaskName.COMPARE)
     prepared = prepare(
         current,
         spec,
@@ -47,8 +49,14 @@ def compare(
         language=language,
         options=options,
         fields={"prior_summary": prior_summary},
+        answer_tokens=settings.max_new_tokens,
     )
     report, _result = run_report(
         current, prepared, backend, settings, indication, language, "", on_delta, cancel
     )
+    # A warning, not a refusal: comparing two studies is reading two sets of images, which
+    # every model here does; only MedGemma 1.5 was trained and evaluated on it (chest X-rays),
+    # so elsewhere the report says the interval changes need extra care.
+    if warning := spec.can.comparison_note(spec.name, current.modality):
+        report = replace(report, notes=(*report.notes, warning))
     return report

@@ -22,8 +22,16 @@ from models.grounding.box import Box
 from models.grounding.conventions import box_to_model, native_text
 from models.inputs.mapping import ImageMapping
 from models.inputs.messages import ImagePart, Message, Part, TextPart
-from models.inputs.model_inputs import InputOptions, ModelInputs, build_inputs, to_messages
+from models.inputs.model_inputs import (
+    InputOptions,
+    ModelInputs,
+    build_inputs,
+    slice_labels,
+    to_messages,
+)
+from models.inputs.request_tokens import RequestTokens, TokenCount, check_context, count_tokens
 from models.registry.spec import ModelSpec
+from models.tasks.decoding import ANSWER_BUDGETS
 from models.tasks.names import TaskName, task_name
 from models.tasks.outbound import check_outbound
 from models.tasks.technique import describe_technique
@@ -69,6 +77,7 @@ def _template(task: TaskName, series: Series, spec: ModelSpec) -> Template:
         series.view_position,
         family=spec.family.value,
         box_format=spec.grounding,
+        model=spec.id,
     )
 
 
@@ -145,6 +154,7 @@ def prepare(
     inputs: ModelInputs | None = None,
     demonstrations: Sequence[tuple[ModelInputs, str]] = (),
     prior: Series | None = None,
+    answer_tokens: int | None = None,
 ) -> Prepared:
     """Images, prompt and chat messages for ``task`` on ``series`` (no model needed).
 
@@ -153,6 +163,18 @@ def prepare(
     named in the prompt in the model's own box format. For ``compare``, ``prior`` is the earlier
     series: its images go first, labelled PRIOR, then the current ones, labelled CURRENT (as
     the prompt's image order says), and its technique line fills ``prior_technique``.
+
+    The layout is MedGemma's CT notebook's (:func:`~models.inputs.model_inputs.to_messages`):
+    instruction, each image followed by its label, the query last; no system message when the
+    template and the model give no system text.
+
+    The whole request is counted before it is returned (every study's images and labels, the
+    text, the few-shot examples and ``answer_tokens``, the answer budget: the caller's
+    ``max_new_tokens``, by default the task's :data:`~models.tasks.decoding.ANSWER_BUDGETS`); it
+    must fit the model's ``context_length``.
+
+    Raises:
+        ContextOverflowError: the request does not fit (the message names what to lower).
     """
     task = _checked(task_name(task), question, region, prior)
     for sent in (prior, series):
@@ -177,8 +199,18 @@ def prepare(
     prompt = render(template, **fields)
     shown = inputs if before is None else _prior_first(before, inputs)
     messages = _conversation(template, fields, shown, prompt, system_text(spec, prompt), history)
-    if demonstrations:
-        messages = _with_demonstrations(messages, demonstrations, prompt.user)
+    examples = _demonstration_messages(demonstrations, prompt)
+    budget = ANSWER_BUDGETS[task] if answer_tokens is None else answer_tokens
+    tokens = RequestTokens(
+        count_tokens(messages, spec.family),
+        count_tokens(examples, spec.family) if examples else TokenCount(),
+        budget,
+        studies=1 if before is None else 2,
+    )
+    check_context(tokens, spec.family, spec.context_length, spec.name)
+    if examples:
+        head = [m for m in messages if m.role == "system"]
+        messages = _renumbered([*head, *examples, *(m for m in messages if m.role != "system")])
     return Prepared(
         task=task,
         spec=spec,
@@ -209,17 +241,32 @@ def _checked(task: TaskName, question: str, region: Box | None, prior: Series | 
 
 def inputs_for(series: Series, spec: ModelSpec, options: InputOptions | None) -> ModelInputs:
     """The images ``spec`` is sent of ``series`` (built once by a task that sends them with
-    several prompts, then given to :func:`prepare` as ``inputs``)."""
+    several prompts, then given to :func:`prepare` as ``inputs``).
+
+    A spec with ``max_pixels`` (a server's own limit, RADLENS_REMOTE_MAX_PIXELS) caps the Qwen
+    area bounds, so the server's resize leaves the images as sent and boxes in absolute pixels
+    stay in this mapping's frame."""
+    if spec.max_pixels is not None:
+        chosen = options or InputOptions()
+        cap = spec.max_pixels
+        options = replace(
+            chosen,
+            qwen_max_pixels=min(chosen.qwen_max_pixels, cap),
+            qwen_min_pixels=min(chosen.qwen_min_pixels, cap),
+        )
     return build_inputs(series, spec.family, options, context_limit=spec.context_length)
 
 
 def _prior_first(before: ModelInputs, now: ModelInputs) -> ModelInputs:
-    """The images a comparison sends: the prior's (labelled PRIOR), then the current ones."""
+    """The images a comparison sends: the prior's, then the current ones, each study's labelled
+    ``PRIOR SLICE n`` / ``CURRENT SLICE n`` with ``n`` its position among that study's images
+    (``PRIOR`` / ``CURRENT`` for a single image). Boxes are read against the current study's
+    images (:attr:`Prepared.mappings`), so ``"slice": n`` names the current study's n-th."""
     return replace(
         now,
         images=before.images + now.images,
-        labels=tuple(f"PRIOR {label}".strip() for label in before.labels)
-        + tuple(f"CURRENT {label}".strip() for label in now.labels),
+        labels=slice_labels(len(before.images), "PRIOR")
+        + slice_labels(len(now.images), "CURRENT"),
         mappings=before.mappings + now.mappings,
         slice_indices=before.slice_indices + now.slice_indices,
         image_tokens=before.image_tokens + now.image_tokens,
@@ -227,8 +274,10 @@ def _prior_first(before: ModelInputs, now: ModelInputs) -> ModelInputs:
 
 
 def system_text(spec: ModelSpec, prompt: RenderedPrompt) -> str:
-    """The system message: the model's own system prompt (if it has one), then the task's."""
-    return spec.system_prompt + "\n\n" + prompt.system if spec.system_prompt else prompt.system
+    """The system message: the model's own system prompt (if it has one), then the task's;
+    ``""`` (no system message) when neither has text."""
+    pieces = ((spec.system_prompt or "").strip(), prompt.system.strip())
+    return "\n\n".join(piece for piece in pieces if piece)
 
 
 def _conversation(
@@ -242,28 +291,34 @@ def _conversation(
     """The messages of a question: the images go with the first question of the conversation;
     earlier turns follow as text, then the new question."""
     if not history:
-        return to_messages(inputs, prompt.user, system)
+        return _opening(inputs, prompt, system)
     base = {k: v for k, v in fields.items() if k not in ("question", "region")}
     first, *rest = history
     opening = render(template, **{**base, "question": first.question, "region": ""})
-    messages = to_messages(inputs, opening.user, system)
+    messages = _opening(inputs, opening, system)
     messages.append(Message.text("assistant", first.answer))
     messages.extend(_history_messages(template, base, rest))
     messages.append(Message.text("user", prompt.user))
     return messages
 
 
-def _with_demonstrations(
-    messages: list[Message], demonstrations: Sequence[tuple[ModelInputs, str]], instruction: str
+def _opening(inputs: ModelInputs, prompt: RenderedPrompt, system: str) -> list[Message]:
+    """The system message (if any) and the user turn that carries the images."""
+    return to_messages(
+        inputs, prompt.user, system, instruction=prompt.instruction, text_first=prompt.text_first
+    )
+
+
+def _demonstration_messages(
+    demonstrations: Sequence[tuple[ModelInputs, str]], prompt: RenderedPrompt
 ) -> list[Message]:
-    """Worked examples after the system message: each example's image(s) with the same
-    instruction, answered by its report."""
+    """Worked examples, to go after the system message: each example's image(s) laid out as
+    the request is, with the same instruction and query, answered by its report."""
     shown: list[Message] = []
     for demo_inputs, demo_report in demonstrations:
-        shown.extend(m for m in to_messages(demo_inputs, instruction) if m.role == "user")
+        shown.extend(m for m in _opening(demo_inputs, prompt, "") if m.role == "user")
         shown.append(Message.text("assistant", demo_report))
-    head = [m for m in messages if m.role == "system"]
-    return _renumbered([*head, *shown, *(m for m in messages if m.role != "system")])
+    return shown
 
 
 def text_of(messages: Sequence[Message]) -> str:

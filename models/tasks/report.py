@@ -22,12 +22,21 @@ from models.inputs.model_inputs import InputOptions
 from models.registry.spec import ModelSpec
 from models.report.draft import Finding, FindingStatus, Report, StudyRef
 from models.report.text import ParsedReport, parse_change, parse_report_text
-from models.tasks.ask import run
+from models.tasks.ask import localization_note, run
+from models.tasks.decoding import ANSWER_BUDGETS, default_settings
 from models.tasks.examples import Example, select_examples
+from models.tasks.model_text import attach_boxes, read_model_text
 from models.tasks.names import TaskName
 from models.tasks.prepare import Prepared, inputs_for, prepare
 
-__all__ = ["MAX_GROUNDED_FINDINGS", "UNABLE_TEXT", "draft_report", "from_text", "run_report"]
+__all__ = [
+    "MAX_GROUNDED_FINDINGS",
+    "UNABLE_TEXT",
+    "draft_report",
+    "from_text",
+    "grounding_target",
+    "run_report",
+]
 
 MAX_GROUNDED_FINDINGS = 8
 UNABLE_TEXT = "Unable to assess: the model's output could not be read as a report."
@@ -56,7 +65,7 @@ def _findings(
 
     findings = tuple(make(h, t) for h, t in parsed.findings)
     impression = tuple(make("Impression", t) for t in parsed.impression)
-    if not findings and not impression:
+    if not findings and not impression and not parsed.recommendations:
         findings = (Finding("Report", UNABLE_TEXT, status=FindingStatus.UNABLE),)
     return findings, impression
 
@@ -77,8 +86,18 @@ def from_text(
     is the task ``prepared`` was made for (``report`` or ``compare``)."""
     kind, template = prepared.task, prepared.template
     comparing = kind is TaskName.COMPARE
-    parsed = parse_report_text(raw, template.findings_sections)
+    # The trace out and box markup (a fenced JSON list, MedRegA/MAIRA-2 tags) read as boxes
+    # before the sections are found, so no "Impression: ```json" line is left (h2-boxes).
+    read = read_model_text(prepared, raw)
+    parsed = parse_report_text(read.text, template.findings_sections)
     findings, impression = _findings(parsed, compare=comparing)
+    box_notes: tuple[str, ...] = ()
+    if read.boxes and (withheld := localization_note(prepared.spec, series)):
+        box_notes = tuple(f"box {b.label or 'unlabelled'!r}: {withheld}" for b in read.boxes)
+    elif read.boxes:
+        placed, box_notes = attach_boxes((*findings, *impression), read.boxes, read.reasoning.text)
+        findings, impression = placed[: len(findings)], placed[len(findings) :]
+    box_notes = (*read.notes, *read.dropped, *box_notes)
     return Report(
         kind=kind,
         title=f"Draft {'comparison ' if comparing else ''}report: {template.exam_name}",
@@ -96,7 +115,8 @@ def from_text(
         settings=settings,
         seconds=seconds,
         comparison=prepared.prior_technique or parsed.comparison,
-        notes=parsed.notes,
+        notes=(*parsed.notes, *box_notes),
+        recommendations=tuple(Finding("Recommendations", t) for t in parsed.recommendations),
     )
 
 
@@ -138,7 +158,9 @@ def _ground(
     settings: GenerationSettings,
     cancel: CancelToken | None,
 ) -> Report:
-    """Ask for boxes of each abnormal finding (one call each, at most MAX_GROUNDED_FINDINGS)."""
+    """Ask for boxes of each abnormal finding (one call each, at most MAX_GROUNDED_FINDINGS),
+    decoded as the report was, within the localization task's answer budget."""
+    budget = replace(settings, max_new_tokens=ANSWER_BUDGETS[TaskName.GROUNDING])
     inputs = inputs_for(series, spec, options)
     todo = [f for f in report.findings if not f.is_normal and f.status is not FindingStatus.UNABLE]
     grounded: dict[int, tuple[Box, ...]] = {}
@@ -150,11 +172,12 @@ def _ground(
             series,
             spec,
             TaskName.GROUNDING,
-            fields={"target": finding.text},
+            fields={"target": grounding_target(finding.text)},
             inputs=inputs,
             language=report.language,
+            answer_tokens=budget.max_new_tokens,
         )
-        result = run(backend, prepared, settings, cancel=cancel)
+        result = run(backend, prepared, budget, cancel=cancel)
         boxes = parse_boxes(result.text, spec.grounding, prepared.mappings, prepared.spacing)
         grounded[id(finding)] = tuple(
             replace(b, label=b.label or finding.section) for b in boxes.boxes
@@ -169,6 +192,16 @@ def _ground(
         f"localization: {calls} extra model call(s), one per abnormal finding",
     )
     return replace(report, findings=findings, notes=tuple(notes), checks=checks)
+
+
+def grounding_target(finding: str) -> str:
+    """A finding as the object of the grounding question ("Where is the {target}?", MedGemma
+    1.5's localization notebook): without its closing full stop, and with a lower-case first
+    letter unless it starts an abbreviation ("CT", "ETT")."""
+    text = " ".join(finding.split()).rstrip(" .;:")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
 
 
 def draft_report(
@@ -191,7 +224,7 @@ def draft_report(
     ``examples`` (see :mod:`models.tasks.examples`): the most similar cases, as many as fit a
     quarter of the context (at most 2), are shown first with their reports as demonstrations.
     """
-    settings = settings or GenerationSettings()
+    settings = settings or default_settings(TaskName.REPORT)
     budget = min((spec.context_length or 32_768) // 4, 8_192)
     chosen = select_examples(examples, series, spec.family, budget) if examples else []
     prepared = prepare(
@@ -202,6 +235,7 @@ def draft_report(
         language=language,
         options=options,
         demonstrations=[(inputs, example.report) for example, inputs in chosen],
+        answer_tokens=settings.max_new_tokens,
     )
     report, result = run_report(
         series, prepared, backend, settings, indication, language, study_key, on_delta, cancel
@@ -209,6 +243,13 @@ def draft_report(
     if examples:
         names = ", ".join(example.name for example, _ in chosen) or "none similar enough"
         report = replace(report, notes=(*report.notes, f"few-shot examples shown: {names}"))
-    if ground and result.finish_reason != "cancelled":
+    if series.is_volume and (volumes := spec.can.volume_note(spec.name)):
+        report = replace(report, notes=(*report.notes, volumes))
+    # Boxes only where the card says the model localizes (issue 16 item 6): otherwise no
+    # grounding calls, no boxes, and the report says why.
+    withheld = localization_note(spec, series)
+    if ground and withheld:
+        report = replace(report, notes=(*report.notes, withheld))
+    elif ground and result.finish_reason != "cancelled":
         report = _ground(report, series, backend, spec, options, settings, cancel)
     return report

@@ -253,20 +253,40 @@ class ScriptedBackend:
         )
 
 
+def localizes_everything() -> Any:
+    """Capabilities that localize any modality, slices of a stack too: a scripted model's, so
+    UI wiring tests see boxes on a CT (no registry model declares CT localization)."""
+    from models.registry.capabilities import ANY, Capabilities
+
+    return Capabilities(
+        localization=frozenset({ANY}),
+        localization_stacks=True,
+        localization_scope="anything (a scripted model for UI wiring tests)",
+    )
+
+
 def scripted(
     reply: Callable[[str], str],
     delay: float = 0.0,
     model_id: str = "medgemma-1.5-4b",
     hold: Callable[[str], bool] | None = None,
+    can: Any = None,
 ) -> tuple[Any, ScriptedBackend]:
     """Services whose model is a :class:`ScriptedBackend` standing in for ``model_id`` (a
-    registry model, as if downloaded): for UI wiring tests."""
+    registry model, as if downloaded): for UI wiring tests. ``can`` replaces the model's
+    declared capabilities (:func:`localizes_everything`)."""
+    from dataclasses import replace
+
     from app.server import DEMO_STUDY
     from app.services import Services
 
     class ScriptedServices(Services):
         def missing(self, spec: Any) -> str:
             return ""
+
+        def spec(self, model_id: str | None = None) -> Any:
+            chosen = super().spec(model_id)
+            return chosen if can is None else replace(chosen, capabilities=can)
 
     backend = ScriptedBackend(reply, delay=delay, hold=hold)
     services = ScriptedServices(

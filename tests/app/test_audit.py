@@ -18,7 +18,7 @@ from app.services import Services
 from dicom_io.loader import load_study
 from dicom_io.study import Study
 from models.tasks.names import TaskName
-from tests.app.conftest import ScriptedBackend, scripted
+from tests.app.conftest import ScriptedBackend, localizes_everything, scripted
 from tests.app.test_ui_handlers import asking, drafting, drive, scripted_reply
 from tests.synthetic import write_ct_series
 
@@ -111,7 +111,7 @@ def test_ask_report_and_export_are_audited_without_identity_or_text(
     def reply(prompt: str) -> str:
         return ANSWER if QUESTION in prompt else scripted_reply(prompt)
 
-    services, backend = scripted(reply)
+    services, backend = scripted(reply, can=localizes_everything())
     services.audit = AuditLog(tmp_path / "audit.jsonl")
     drive(asking(services, QUESTION, ct, user="alice"))
     *_, drafted = drive(drafting(services, ct, "haemoptysis", user="alice"))

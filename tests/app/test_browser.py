@@ -26,7 +26,13 @@ from app.services import Services
 from dicom_io.display.overlays import HIGHLIGHT_COLOUR, REGION_COLOUR
 from dicom_io.display.render import render_slice
 from dicom_io.loader import load_study
-from tests.app.conftest import CHROMIUM, CHROMIUM_MISSING, RadLensServer, scripted
+from tests.app.conftest import (
+    CHROMIUM,
+    CHROMIUM_MISSING,
+    RadLensServer,
+    localizes_everything,
+    scripted,
+)
 from tests.app.test_ui_handlers import NODULE_BOX
 from tests.app.test_ui_panes import reply
 from tests.synthetic import write_ct_series, write_multi_series_folder
@@ -247,7 +253,9 @@ def scripted_server(start_server: Callable[..., RadLensServer]) -> RadLensServer
     """A model that writes MedGemma's text slowly (0.1 s per piece): reports, boxes,
     comparisons and probe answers, for UI wiring only. The question "What is this?" is held
     after its first piece until Stop, so the Stop check does not race the stream."""
-    services, _ = scripted(reply, 0.1, hold=lambda prompt: "What is this?" in prompt)
+    services, _ = scripted(
+        reply, 0.1, hold=lambda prompt: "What is this?" in prompt, can=localizes_everything()
+    )
     return start_server(services)
 
 

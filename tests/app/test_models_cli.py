@@ -81,9 +81,14 @@ def test_models_json_contract(hf_cache, capsys):
     assert list(models) == [
         "medgemma-1.5-4b",
         "medgemma-4b",
+        "medgemma-27b",
         "lingshu-7b",
+        "lingshu-32b",
         "qwen2.5-vl-3b",
         "qwen2.5-vl-7b",
+        "qwen3-vl-2b",
+        "qwen3-vl-4b",
+        "qwen3-vl-8b",
         "remote",
     ]
     default = models["medgemma-1.5-4b"]
@@ -105,6 +110,32 @@ def test_models_json_contract(hf_cache, capsys):
         "model": None,
         "api_key_set": False,
     }
+    # Capabilities from the cards: MedGemma 1.5 boxes chest radiographs only (its card and
+    # localization notebook); MedGemma 1 and Lingshu give none; a remote model of unknown family
+    # none either.
+    caps = default["capabilities"]
+    assert caps["localization"] == {
+        "modalities": ["CR", "DX", "OT"],
+        "body_parts": ["CHEST"],
+        "stacks": False,
+        "scope": "chest-radiograph anatomy (trained and evaluated on Chest ImaGenome)",
+        "not_offered": "not trained for box localization",
+    }
+    assert (caps["volumes"], caps["longitudinal"], caps["report"]) == (
+        True,
+        ["CR", "DX", "OT"],
+        ["*"],
+    )
+    assert caps["sources"]["localization"].startswith(
+        "https://huggingface.co/google/medgemma-1.5-4b-it, Description: anatomical localization"
+    )
+    assert "boxes: chest radiographs (CR, DX or a plain image) (CHEST), 2D images only: " in (
+        "; ".join(caps["summary"])
+    )
+    for model_id in ("medgemma-4b", "medgemma-27b", "lingshu-7b", "lingshu-32b", "remote"):
+        assert models[model_id]["capabilities"]["localization"]["modalities"] == [], model_id
+    assert models["medgemma-27b"]["memory_gb"] == {"nf4": 18.98, "int8": 31.41, "bf16": 56.97}
+    assert models["lingshu-32b"]["memory_gb"]["bf16"] == 70.04
     # Every entry has the same keys.
     assert len({tuple(m) for m in summary["models"]}) == 1
 
@@ -156,7 +187,18 @@ def test_table_marks_default_and_download(hf_cache, capsys):
     )
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "FAMILY", "DOWNLOADED", "NF4", "INT8", "BF16", "GATED"]
+    assert lines[0].split() == [
+        "ID",
+        "FAMILY",
+        "DOWNLOADED",
+        "NF4",
+        "INT8",
+        "BF16",
+        "GATED",
+        "BOXES",
+        "3D",
+        "PRIOR",
+    ]
     rows = {line.lstrip("* ").split()[0]: line for line in lines if line}
     assert rows["medgemma-1.5-4b"].split() == [
         "*",
@@ -170,9 +212,14 @@ def test_table_marks_default_and_download(hf_cache, capsys):
         "9.9",
         "GB",
         "yes",
+        "cxr",
+        "yes",
+        "cxr",
     ]
     assert rows["lingshu-7b"].split()[2] == "yes"
-    assert rows["remote"].split() == ["remote", "remote", "-", "-", "-", "-", "no"]
+    assert rows["lingshu-7b"].split()[-3:] == ["-", "no", "-"]
+    assert rows["qwen2.5-vl-7b"].split()[-3:] == ["2d", "no", "-"]
+    assert rows["remote"].split() == ["remote", "remote", "-", "-", "-", "-", "no", "-", "no", "-"]
     assert f"Cache: {hf_cache}." in lines[-1]
 
 
@@ -216,11 +263,11 @@ def test_pull_offline_in_a_fresh_process(tmp_path):
 
 
 def test_pull_unknown_id_lists_the_known_ones(hf_cache, capsys):
-    assert main(["models", "pull", "medgemma-27b"]) == 2
+    assert main(["models", "pull", "medgemma-2b"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "Unknown model 'medgemma-27b': use one of medgemma-1.5-4b, medgemma-4b, " in err
-    assert "qwen2.5-vl-7b, remote" in err
+    assert "Unknown model 'medgemma-2b': use one of medgemma-1.5-4b, medgemma-4b, " in err
+    assert "qwen3-vl-8b, remote" in err
 
 
 def test_pull_remote_is_refused(hf_cache, capsys):
@@ -306,3 +353,16 @@ def test_pull_downloads_only_what_a_model_needs(online, capsys, monkeypatch, tmp
     assert hub.pull(get_spec("qwen2.5-vl-3b"), progress=False) == tmp_path / "snapshot"
     quiet = calls[-1][1]["tqdm_class"]
     assert quiet(total=3).disable is True
+
+
+def test_settings_pane_shows_what_the_model_can_do():
+    """The Settings pane's model notes list the capabilities the card declares."""
+    from app.handlers_settings import model_info
+    from app.services import Services
+
+    info = model_info(Services(), "medgemma-1.5-4b")
+    assert "Can do (from its card): reports: any modality; questions: any modality; " in info
+    assert "3D volumes as slices: documented; boxes: chest radiographs (CR, DX or a plain " in info
+    assert "comparison with a prior: chest radiographs (CR, DX or a plain image)" in info
+    lingshu = model_info(Services(), "lingshu-32b")
+    assert "boxes: none (neither Lingshu's card nor its evaluation (MedEvalKit) covers " in lingshu

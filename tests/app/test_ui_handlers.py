@@ -43,7 +43,7 @@ from models.inputs.model_inputs import InputMode, InputOptions
 from models.registry.lookup import get_spec
 from models.tasks.ask import answer_from_text
 from models.tasks.prepare import Turn, prepare
-from tests.app.conftest import ScriptedBackend, scripted
+from tests.app.conftest import ScriptedBackend, localizes_everything, scripted
 from tests.synthetic import write_ct_series
 
 CT_REPORT = """Technique:
@@ -60,12 +60,13 @@ Upper abdomen: Unremarkable.
 Impression:
 1. Right upper lobe nodule.
 """
-# On slice 10, box_2d [y0, x0, y1, x1] / 1000 of the 64-pixel padded square:
-# y 32..48; x 24..40 minus the 16 padding columns = 8..24 source columns.
+# On "SLICE 11", the 11th image sent: source slice 10 when all 20 slices are sent (images are
+# labelled by position, as MedGemma's CT notebook does). box_2d [y0, x0, y1, x1] / 1000 of the
+# 64-pixel padded square: y 32..48; x 24..40 minus the 16 padding columns = 8..24 source columns.
 NODULE_BOX = """The nodule lies in the right upper lobe.
 Final Answer:
 ```json
-[{"box_2d": [500, 375, 750, 625], "label": "nodule", "slice": 10}]
+[{"box_2d": [500, 375, 750, 625], "label": "nodule", "slice": 11}]
 ```"""
 
 
@@ -137,7 +138,7 @@ def tiny(tiny_gemma3: Path) -> Services:
 
 
 def scripted_services(delay: float = 0.0) -> tuple[Services, ScriptedBackend]:
-    return scripted(scripted_reply, delay=delay)
+    return scripted(scripted_reply, delay=delay, can=localizes_everything())
 
 
 # --- chat with the tiny model -------------------------------------------------------------------
@@ -243,13 +244,13 @@ def test_medgemma_boxes_land_on_their_slice_pixels(ct: Study):
 
 def test_show_me_answer_puts_boxes_on_the_viewer_and_jumps(ct: Study):
     services, backend = scripted_services()
-    *_, last = drive(asking(services, "Show me the nodule.", ct, k=3, max_slices=5))
+    *_, last = drive(asking(services, "Show me the nodule.", ct, k=3, max_slices=20))
     _, messages, _history, _cancel, marks, _status, slider = last
-    assert "SLICE 10" not in messages[-1]["content"]
+    assert "SLICE 11" not in messages[-1]["content"]
     assert "slice 10, x 8-24, y 32-48 px" in messages[-1]["content"]
     assert slider == gr.update(value=10)
     assert [(b.slice, b.x0, b.y0, b.x1, b.y1) for b in marks.boxes] == [(10, 8, 32, 24, 48)]
-    # Five uniform samples of 20 slices were sent, labelled with their source slice.
+    # All 20 slices were sent, each followed by "SLICE n", n = 1..20.
     assert "Show me the nodule." in backend.calls[-1]
 
 
@@ -449,19 +450,19 @@ def test_missing_model_says_how_to_get_it_and_the_viewer_keeps_working(
 def test_token_estimate_follows_slices_and_range(ct: Study):
     services = Services(model_id="medgemma-1.5-4b")
     series = ct.default_series
-    # MedGemma: 256 + 4 tokens per image, plus ~3 + digits per "SLICE k" label.
-    five = settings.UserSettings("medgemma-1.5-4b", max_slices=5)  # slices 0, 5, 10, 14, 19
+    # MedGemma: 256 + 4 tokens per image, plus ~3 + digits per "SLICE n" label (n = 1..N).
+    five = settings.UserSettings("medgemma-1.5-4b", max_slices=5)  # slices 4, 8, 11, 15, 19
     assert settings.token_estimate(services, series, five, 10).startswith(
-        "Images: **≈ 1,323 tokens** of a 131,072-token context · memory ~"
+        "Images: **≈ 1,320 tokens** of a 131,072-token context · memory ~"
     )
     ranged = settings.UserSettings("medgemma-1.5-4b", first_slice=2, last_slice=11)
     estimate = settings.token_estimate(services, series, ranged, 10)
-    assert estimate.startswith("Images: **≈ 2,642 tokens**")  # 10 x 260 + 8 x 4 + 2 x 5
+    assert estimate.startswith("Images: **≈ 2,641 tokens**")  # 10 x 260 + 9 x 4 + 1 x 5
     assert " GB nf4 / ~" in estimate
     assert estimate.endswith(" GB bf16")
     one = settings.UserSettings("medgemma-1.5-4b", mode="current", precision="nf4")
     current = settings.token_estimate(services, series, one, 3)
-    assert current.startswith("Images: **≈ 264 tokens**")  # 260 + "SLICE 3"
+    assert current.startswith("Images: **≈ 260 tokens**")  # one image: no label
     assert current.endswith("memory ~5.0 GB nf4")
 
 

@@ -24,7 +24,7 @@ from dicom_io.display.render import render_slice
 from dicom_io.loader import load_study
 from dicom_io.study import Study
 from models.report.draft import FindingStatus
-from tests.app.conftest import scripted
+from tests.app.conftest import localizes_everything, scripted
 from tests.app.test_ui_handlers import drafting, drive, scripted_reply, widgets
 from tests.synthetic import write_ct_series, write_multi_series_folder
 
@@ -76,7 +76,7 @@ def studies(
 
 
 def _services(tmp_path: Path, delay: float = 0.0) -> tuple[Services, Any]:
-    services, backend = scripted(reply, delay=delay)
+    services, backend = scripted(reply, delay=delay, can=localizes_everything())
     services.audit = AuditLog(tmp_path / "audit.jsonl")
     return services, backend
 

@@ -124,11 +124,13 @@ def test_from_raw_on_a_ct_volume_puts_boxes_on_their_slices(tmp_path, capsys):
     capsys.readouterr()
     request = json.loads((out / "request.json").read_text())
     slices = [image["slice"] for image in request["images"]]
-    assert slices == [0, 5, 10, 14, 19]  # 5 uniform samples of 0..19 (rounded)
-    assert [image["label"] for image in request["images"]] == [f"SLICE {k}" for k in slices]
+    # MedGemma's CT notebook (cell iaaAbE6ARS8Q): round(i / 5 * 19) for i = 1..5
+    assert slices == [4, 8, 11, 15, 19]
+    # each image followed by "SLICE n", n its position (cell h57n3PWsznxy)
+    assert [image["label"] for image in request["images"]] == [f"SLICE {n}" for n in range(1, 6)]
     raw = tmp_path / "raw.txt"
     raw.write_text(
-        'Final Answer: [{"box_2d": [500, 250, 750, 500], "label": "nodule", "slice": 10}]'
+        'Final Answer: [{"box_2d": [500, 250, 750, 500], "label": "nodule", "slice": 3}]'
     )
     answer = run_json(
         capsys,
@@ -144,9 +146,10 @@ def test_from_raw_on_a_ct_volume_puts_boxes_on_their_slices(tmp_path, capsys):
         "--json",
     )
     (box,) = answer["boxes"]
+    # SLICE 3 is the third image, source slice 11.
     # 64 x 64 slices need no padding: x = 250/1000*64 = 16, y = 500/1000*64 = 32, ... 32, 48
     assert (box["slice"], box["x0"], box["y0"], box["x1"], box["y1"]) == (
-        10,
+        11,
         16.0,
         32.0,
         32.0,
@@ -182,13 +185,17 @@ def test_prepare_writes_the_exact_model_images(tmp_path, capsys):
     assert pixels.shape == (896, 896, 3)
     assert pixels[:, :20].max() == 0  # the left padding is black
     messages = json.loads((out / "messages.json").read_text())
+    # MedGemma 1.5: one user message, no system message (its notebooks): the instruction,
+    # the image, then the query (CT notebook cell h57n3PWsznxy's order)
+    assert [m["role"] for m in messages] == ["user"]
     user = messages[-1]["content"]
-    assert user[0] == {"type": "image", "file": "image_000.png"}
+    assert user[0]["type"] == "text"
+    assert user[1] == {"type": "image", "file": "image_000.png"}
     assert (
         "Technique, from the study's metadata: Computed radiography of the chest"
-        in user[1]["text"]
+        in user[2]["text"]
     )
-    assert "Heart and mediastinum:" in user[1]["text"]
+    assert "Heart and mediastinum:" in user[2]["text"]
     assert request["prompt"].startswith("report/cxr_frontal ")
 
 

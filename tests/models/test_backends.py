@@ -349,6 +349,76 @@ def test_prompt_errors_are_generation_errors(backend: TransformersBackend) -> No
         backend.generate(request)
 
 
+# --------------------------------------------------------------------------- stopping
+
+
+def _without_generation_config(family: str, tmp_path: Any, factory: Any) -> LoadedModel:
+    """The tiny checkpoint copied without its generation_config.json and without the top-level
+    ``eos_token_id`` of its config.json (a converted or fine-tuned folder may lack both), so
+    only the text config's end-of-text token is left for transformers to stop on; fp32."""
+    import json
+    import shutil
+
+    folder = tmp_path / f"tiny-{family}-bare"
+    shutil.copytree(tiny_checkpoint(family, factory), folder)
+    (folder / "generation_config.json").unlink()
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config.pop("eos_token_id", None)
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return load_model(folder, "fp32", device="cpu")
+
+
+def test_gemma3_stops_at_end_of_turn_without_generation_config(
+    tmp_path: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Stopping must not depend on generation_config.json (issue 16 item 7): the Gemma3 chat
+    template ends a turn with <end_of_turn> (MedGemma's generation_config.json lists it beside
+    <eos>), and the family declares it (models/families/gemma3.py stop_tokens).
+
+    Without the file (and without a top-level eos_token_id in config.json), transformers
+    builds the generation config from the text config, whose only end token is <eos>: a model
+    whose every step prefers <end_of_turn> would run to max_new_tokens. With the family's stop
+    tokens passed as eos_token_id it stops after one."""
+    loaded = _without_generation_config("gemma3", tmp_path, tmp_path_factory)
+    tokenizer = loaded.processor.tokenizer
+    end_of_turn = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    configured = loaded.model.generation_config.eos_token_id
+    assert end_of_turn not in ([configured] if isinstance(configured, int) else configured)
+
+    def prefer_end_of_turn(module: Any, args: Any, output: Any) -> Any:
+        output[..., end_of_turn] += 1e4
+        return output
+
+    loaded.model.lm_head.register_forward_hook(prefer_end_of_turn)
+    result = TransformersBackend(loaded, "tiny-gemma3-bare").generate(_request(max_new_tokens=12))
+    assert (result.completion_tokens, result.finish_reason, result.text) == (1, "stop", "")
+
+
+def test_qwen_stop_tokens_resolve_without_generation_config(
+    tmp_path: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Qwen's chat template ends a turn with <|im_end|> (models/families/qwen2_5_vl.py
+    stop_tokens, as Qwen2.5-VL's generation_config.json lists <|im_end|>, <|endoftext|>); the
+    ids the backend stops on come from the tokenizer even when the folder has no
+    generation_config.json."""
+    from models.backends.local import _end_token_ids
+
+    loaded = _without_generation_config("qwen2_5_vl", tmp_path, tmp_path_factory)
+    tokenizer = loaded.processor.tokenizer
+    ids = _end_token_ids(loaded, tokenizer)
+    expected = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+    assert ids[:2] == expected
+    assert len(set(ids)) == len(ids)
+
+    def prefer_endoftext(module: Any, args: Any, output: Any) -> Any:
+        output[..., expected[1]] += 1e4
+        return output
+
+    loaded.model.lm_head.register_forward_hook(prefer_endoftext)
+    result = TransformersBackend(loaded, "tiny-qwen-bare").generate(_request(max_new_tokens=12))
+    assert (result.completion_tokens, result.finish_reason) == (1, "stop")
+
+
 # --------------------------------------------------------------------------- settings
 
 

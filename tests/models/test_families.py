@@ -21,7 +21,7 @@ from prompts import load_catalogue
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES_DIR = Path(models.families.__file__).parent
 # Modules of the package that are not a family: the protocol, the lookup, a family's helper.
-NOT_A_FAMILY = {"__init__", "base", "lookup", "qwen2_5_vl_processor"}
+NOT_A_FAMILY = {"__init__", "base", "lookup", "qwen2_5_vl_processor", "qwen3_vl_processor"}
 
 
 def test_every_family_has_exactly_one_adapter() -> None:
@@ -63,6 +63,7 @@ def test_adapter_facts_agree_with_the_rest_of_radlens(family: Family) -> None:
     [
         ("gemma3", (512, 400), (0, 56, 0, 56), (896, 896), 260, 256),
         ("qwen2_5_vl", (512, 512), (0, 0, 0, 0), (504, 504), 326, 324),
+        ("qwen3_vl", (512, 512), (0, 0, 0, 0), (512, 512), 258, 256),
         ("remote", (512, 512), (0, 0, 0, 0), (504, 504), 326, None),
     ],
     ids=str,
@@ -85,7 +86,9 @@ def test_geometry_and_token_cost(
 
 
 def test_local_folders_and_quantization_come_from_the_adapters() -> None:
-    assert local_model_types() == "gemma3 (MedGemma) and qwen2_5_vl (Qwen2.5-VL, Lingshu)"
+    assert local_model_types() == (
+        "gemma3 (MedGemma), qwen2_5_vl (Qwen2.5-VL, Lingshu) and qwen3_vl (Qwen3-VL)"
+    )
     assert adapter_for_model_type("llava") is None
     assert sorted(UNQUANTIZED_MODULES) == [
         "lm_head",

@@ -198,39 +198,43 @@ def test_ct_channels_are_the_three_hu_windows(ct_series: Series, hu: int, name: 
 
 
 def test_hu_40_gives_the_recipe_values_exactly() -> None:
-    array = np.full((3, 28, 28), 40, dtype=np.int16)
-    inputs = build_inputs(_hu_volume(array), "qwen2_5_vl", InputOptions(qwen_min_pixels=784))
-    assert inputs.images[0].shape == (28, 28, 3)
-    # R = 1064 / 2048 * 255 = 132.5, G = 175 / 350 * 255 = 127.5, B = 40 / 80 * 255 = 127.5
-    assert inputs.images[0][14, 14].tolist() == [132, 128, 128]
-    assert inputs.description.endswith("CT windows R -1024..1024 / G -135..215 / B 0..80, 28x28")
+    """MedGemma's CT notebook (Google-Health/medgemma high_dimensional_ct_hugging_face.ipynb,
+    cell iTu1nQneLEvM): clip, (x - low) / (high - low) * 255, np.round (half to even)."""
+    array = np.full((3, 896, 896), 40, dtype=np.int16)  # 896 x 896: no resize, exact values
+    inputs = build_inputs(_hu_volume(array), "gemma3")
+    assert inputs.images[0].shape == (896, 896, 3)
+    # R = 1064 / 2048 * 255 = 132.47 -> 132; G = 175 / 350 * 255 = 127.5 and B = 40 / 80 * 255
+    # = 127.5, both -> 128 (half to even, as np.round)
+    assert inputs.images[0][448, 448].tolist() == [132, 128, 128]
+    assert inputs.description.endswith("CT windows R -1024..1024 / G -135..215 / B 0..80, 896x896")
 
 
-def test_85_of_300_slices_sampled_uniformly_with_both_ends() -> None:
+def test_85_of_300_slices_sampled_as_the_ct_notebook() -> None:
+    """Cell iaaAbE6ARS8Q: instances[int(round(i / 85 * (n - 1)))] for i in 1..85."""
     picks = sample_slices(300, 85)
-    expected = np.unique(np.rint(np.linspace(0, 299, 85)).astype(int))
-    assert picks == tuple(expected.tolist())
+    assert picks == tuple(round(i / 85 * 299) for i in range(1, 86))
     assert len(picks) == 85
-    assert picks[:6] == (0, 4, 7, 11, 14, 18)
+    assert picks[:6] == (4, 7, 11, 14, 18, 21)  # 299 / 85 = 3.52: the first slice is skipped
     assert picks[-1] == 299
 
 
 def test_a_slice_range_is_sampled_within_itself() -> None:
-    assert sample_slices(300, 10, (100, 200)) == tuple(range(100, 200, 11))
+    # 100 + round(i / 10 * 99): 9.9, 19.8, ..., 49.5 (half to even: 50), ..., 99
+    assert sample_slices(300, 10, (100, 200)) == (110, 120, 130, 140, 150, 159, 169, 179, 189, 199)
     assert sample_slices(300, 85, (100, 150)) == tuple(range(100, 150))  # fewer than asked
     with pytest.raises(InvalidArgumentError, match=r"Slice range 250:350 .* 0:300"):
         sample_slices(300, 10, (250, 350))
 
 
-def test_slice_labels_are_the_source_indices() -> None:
+def test_slice_labels_number_the_images_sent() -> None:
     array = np.zeros((300, 16, 16), dtype=np.int16)
     options = InputOptions(max_slices=85, slice_range=(30, 270))
     inputs = build_inputs(_hu_volume(array), "qwen2_5_vl", options)
-    expected = np.unique(np.rint(np.linspace(30, 269, 85)).astype(int)).tolist()
+    expected = [30 + round(i / 85 * 239) for i in range(1, 86)]
     assert list(inputs.slice_indices) == expected
-    assert inputs.labels == tuple(f"SLICE {k}" for k in expected)
+    assert inputs.labels == tuple(f"SLICE {n}" for n in range(1, 86))
     assert [m.slice_index for m in inputs.mappings] == expected
-    assert inputs.description.startswith("85 of 300 slices (30..269), CT windows")
+    assert inputs.description.startswith("85 of 300 slices (33..269), window ")
 
 
 def test_slab_is_current_plus_minus_half_width(ct_series: Series) -> None:
@@ -241,15 +245,26 @@ def test_slab_is_current_plus_minus_half_width(ct_series: Series) -> None:
     assert build_inputs(ct_series, "qwen2_5_vl", edge).slice_indices == (0, 1, 2, 3, 4, 5)
 
 
-def test_current_slice_uses_the_series_window(ct_series: Series) -> None:
-    inputs = build_inputs(ct_series, "gemma3", InputOptions(mode="current", current_slice=5))
+def test_current_slice_uses_the_series_window_for_qwen(ct_series: Series) -> None:
+    inputs = build_inputs(ct_series, "qwen2_5_vl", InputOptions(mode="current", current_slice=5))
     assert inputs.slice_indices == (5,)
-    assert inputs.labels == ("SLICE 5",)
+    assert inputs.labels == ("",)  # a single image has no label
     assert "window 40/400 (C/W, dicom)" in inputs.description
     image = inputs.images[0]
     assert np.array_equal(image[..., 0], image[..., 2])  # one window, grey
-    centre = image[448, 448, 0]  # soft tissue (40 HU) at the window's centre
+    centre = image[28, 28, 0]  # soft tissue (40 HU) at the window's centre
     assert abs(int(centre) - 128) <= 1
+
+
+def test_a_single_ct_slice_gets_medgemmas_three_windows(ct_series: Series) -> None:
+    """MedGemma's serving code windows every CT image into RGB (Google-Health/medgemma
+    python/data_accessors/local_file_handlers/generic_dicom_handler.py, commit 04b60aca,
+    _default_ct_volume_window_op), a single slice too."""
+    inputs = build_inputs(ct_series, "gemma3", InputOptions(mode="current", current_slice=5))
+    assert inputs.labels == ("",)
+    assert "CT windows R -1024..1024 / G -135..215 / B 0..80" in inputs.description
+    centre = inputs.images[0][448, 448].tolist()  # soft tissue, 40 HU
+    assert centre == [132, 128, 128]
 
 
 def test_window_option_replaces_the_ct_recipe(ct_series: Series) -> None:
@@ -258,20 +273,32 @@ def test_window_option_replaces_the_ct_recipe(ct_series: Series) -> None:
     image = inputs.images[0]
     assert np.array_equal(image[..., 0], image[..., 1])
     assert image[0, 0, 0] == int(apply_window(np.array([AIR]), options.window)[0])  # type: ignore[arg-type]
+    assert inputs.description.endswith(
+        "window -600/1500 (C/W, preset), in grey instead of MedGemma's three CT windows, 896x896"
+    )
 
 
-def test_mr_is_scaled_by_its_robust_range() -> None:
-    ramp = np.tile(np.arange(56, dtype=np.float32) * 10.0, (2, 56, 1))  # 0..550 across
-    ramp[:, 0, 0] = 1e6  # one hot voxel per slice must not squash the rest
+def test_mr_is_scaled_min_max_over_the_slices_sent_for_medgemma() -> None:
+    """generic_dicom_handler.py _process_buffered_mri_volume: (x - min) / (max - min) * 255,
+    rounded, min and max over every image of the acquisition in the request."""
+    ramp = np.tile(np.arange(896, dtype=np.float32), (2, 896, 1))  # 0..895 across
+    ramp[1, 0, 0] = 1791.0  # the maximum is on the second slice; it scales the first too
     volume = Volume(ramp, (1.0, 1.0, 1.0), np.eye(4))
-    inputs = build_inputs(volume, "qwen2_5_vl", modality="MR")
-    low, high = np.percentile(ramp, [0.5, 99.5])
+    inputs = build_inputs(volume, "gemma3", modality="MR")
     image = inputs.images[0]
-    assert image.shape == (56, 56, 3)
-    expected = np.clip((ramp[0, 30] - low) / (high - low) * 255.0, 0, 255)
-    assert np.abs(image[30, :, 0] - expected).max() <= 1.0
+    assert image.shape == (896, 896, 3)  # no resize: the maker's values exactly
+    expected = np.round(ramp[0, 30] / 1791.0 * 255.0)
+    assert np.array_equal(image[30, :, 0], expected)
+    assert image[30, 895, 0] == 127  # 895 / 1791 * 255 = 127.43
     assert np.array_equal(image[..., 0], image[..., 1])
-    assert inputs.description.startswith(f"2 of 2 slices, MR range {low:g}..{high:g}")
+    assert inputs.description.startswith("2 of 2 slices, MR min-max 0..1791 over the slices sent")
+
+
+def test_mr_is_shown_as_the_viewer_shows_it_to_qwen() -> None:
+    ramp = np.tile(np.arange(56, dtype=np.float32) * 10.0, (2, 56, 1))
+    inputs = build_inputs(Volume(ramp, (1.0, 1.0, 1.0), np.eye(4)), "qwen2_5_vl", modality="MR")
+    assert inputs.description.startswith("2 of 2 slices, window ")
+    assert "(C/W, data)" in inputs.description
 
 
 # ---------------------------------------------------------------- tokens, messages, options
@@ -294,7 +321,8 @@ def test_estimate_equals_the_built_count(
     inputs = build_inputs(ct_series, family, options)
     assert estimate_tokens(ct_series, family, options) == inputs.image_tokens
     n = len(inputs.images)
-    labels = sum(3 + len(str(k)) for k in inputs.slice_indices)
+    # "SLICE n" after each of several images: ~2 for the word, 1 for spacing, 1 per digit
+    labels = sum(3 + len(str(k)) for k in range(1, n + 1)) if n > 1 else 0
     if family == "gemma3":
         assert inputs.image_tokens == n * (256 + 4) + labels
     else:
@@ -327,13 +355,13 @@ def _undecodable_ct(slices: int) -> Series:
 def test_context_overflow_names_the_numbers_before_any_decoding() -> None:
     series = _undecodable_ct(300)
     tokens = estimate_tokens(series, "gemma3")
-    labels = sum(3 + len(str(k)) for k in sample_slices(300, 85))
-    assert tokens == 85 * 260 + labels == 22_579
+    labels = sum(3 + len(str(n)) for n in range(1, 86))
+    assert tokens == 85 * 260 + labels == 22_516
     with pytest.raises(ContextOverflowError) as caught:
         build_inputs(series, "gemma3", context_limit=8192)
     message = str(caught.value)
     assert message == (
-        "The images need about 22,579 tokens (85 x ~266) but the context limit is 8,192 "
+        "The images alone need about 22,516 tokens (85 x ~265) but the context limit is 8,192 "
         "tokens: lower max_slices to 30 or fewer, or narrow slice_range."
     )
     assert isinstance(caught.value, RadLensError)
@@ -344,20 +372,21 @@ def test_context_overflow_names_the_numbers_before_any_decoding() -> None:
         estimate_tokens(series, "qwen2_5_vl", InputOptions(mode="current"), context_limit=100)
 
 
-def test_messages_put_each_label_before_its_image(ct_series: Series) -> None:
+def test_messages_put_each_label_after_its_image_and_the_query_last(ct_series: Series) -> None:
     inputs = build_inputs(ct_series, "qwen2_5_vl", InputOptions(max_slices=3))
+    assert inputs.slice_indices == (8, 15, 23)  # round(i / 3 * 23), i = 1..3
     messages = to_messages(inputs, "Describe the findings.", "You are a radiologist.")
     assert [m.role for m in messages] == ["system", "user"]
     assert messages[0].parts == (TextPart("You are a radiologist."),)
     parts = messages[1].parts
     assert [p.text for p in parts if isinstance(p, TextPart)] == [
-        "SLICE 0",
-        "SLICE 12",
-        "SLICE 23",
+        "SLICE 1",
+        "SLICE 2",
+        "SLICE 3",
         "Describe the findings.",
     ]
     kinds = [type(p).__name__ for p in parts]
-    assert kinds == ["TextPart", "ImagePart"] * 3 + ["TextPart"]
+    assert kinds == ["ImagePart", "LabelPart"] * 3 + ["TextPart"]
     images = [p for p in parts if isinstance(p, ImagePart)]
     assert [p.index for p in images] == [0, 1, 2]
     assert all(p.pixels is img for p, img in zip(images, inputs.images, strict=True))

@@ -19,6 +19,7 @@ from models.errors import (
     UnsupportedPrecisionError,
 )
 from models.families.base import Family
+from models.registry.capabilities import family_capabilities
 from models.registry.lookup import DEFAULT_MODEL_ID, default_spec, get_spec, known_ids, list_specs
 from models.registry.memory import KV_TOKENS, RUNTIME_OVERHEAD_GB
 from models.registry.remote_entry import remote_settings
@@ -27,7 +28,9 @@ from models.registry.remote_entry import remote_settings
 EXPECTED = {
     "medgemma-1.5-4b": ("google/medgemma-1.5-4b-it", "gemma3", "gemma_box_2d", True, "Health AI"),
     "medgemma-4b": ("google/medgemma-4b-it", "gemma3", "gemma_box_2d", True, "Health AI"),
+    "medgemma-27b": ("google/medgemma-27b-it", "gemma3", "gemma_box_2d", True, "Health AI"),
     "lingshu-7b": ("lingshu-medical-mllm/Lingshu-7B", "qwen2_5_vl", "qwen_abs", False, "MIT"),
+    "lingshu-32b": ("lingshu-medical-mllm/Lingshu-32B", "qwen2_5_vl", "qwen_abs", False, "MIT"),
     "qwen2.5-vl-3b": ("Qwen/Qwen2.5-VL-3B-Instruct", "qwen2_5_vl", "qwen_abs", False, "Qwen Res"),
     "qwen2.5-vl-7b": (
         "Qwen/Qwen2.5-VL-7B-Instruct",
@@ -36,14 +39,32 @@ EXPECTED = {
         False,
         "Apache-2.0",
     ),
+    **{
+        f"qwen3-vl-{size}": (
+            f"Qwen/Qwen3-VL-{size.upper()}-Instruct",
+            "qwen3_vl",
+            "qwen_norm_1000",
+            False,
+            "Apache-2.0",
+        )
+        for size in ("2b", "4b", "8b")
+    },
 }
 # Parameters the hub shows for each checkpoint, in billions.
 HUB_PARAMS_B = {
     "medgemma-1.5-4b": 4.30,
     "medgemma-4b": 4.30,
+    # 27B: Ollama's F16 build lists 27.4 B (the hub page rounds differently); counted from the
+    # Gemma 3 27B config on the meta device: 27,432,406,640.
+    "medgemma-27b": 27.43,
     "lingshu-7b": 8.29,
+    # 32B: the hub lists Qwen2.5-VL-32B-Instruct, Lingshu-32B's base, at 33.5 B.
+    "lingshu-32b": 33.45,
     "qwen2.5-vl-3b": 3.75,
     "qwen2.5-vl-7b": 8.29,
+    "qwen3-vl-2b": 2.13,
+    "qwen3-vl-4b": 4.44,
+    "qwen3-vl-8b": 8.77,
 }
 LOCAL_IDS = list(EXPECTED)
 
@@ -87,6 +108,8 @@ def test_conventions_are_values_of_the_grounding_enum():
     [
         ("medgemma-1.5-4b", None, 131_072),
         ("medgemma-4b", "You are an expert radiologist.", 131_072),
+        ("medgemma-27b", "You are an expert radiologist.", 131_072),
+        ("lingshu-32b", None, 32_768),
         ("lingshu-7b", None, 32_768),
         ("qwen2.5-vl-7b", None, 32_768),
     ],
@@ -139,6 +162,49 @@ def test_memory_estimates_are_in_range(model_id, nf4, int8, bf16):
     assert nf4[0] < spec.memory_gb(Precision.NF4) < nf4[1]
     assert int8[0] < spec.memory_gb(Precision.INT8) < int8[1]
     assert bf16[0] < spec.memory_gb(Precision.BF16) < bf16[1]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "kept", "full_layers", "sliding_layers", "kv_bytes_per_token_layer", "gpu"),
+    [
+        # MedGemma 27B: vision + projector 423,060,336 plus tied embeddings 262,208 x 5376;
+        # 10 global layers hold every token, 52 sliding ones at most 1024; 16 KV heads of 128.
+        ("medgemma-27b", 423_060_336 + 262_208 * 5376, 10, 52, 2 * 16 * 128 * 2, (19.0, 57.0)),
+        # Lingshu-32B: vision 684,416,000 plus untied embeddings and lm_head 2 x 152,064 x
+        # 5120; 64 full layers, 8 KV heads of 128.
+        ("lingshu-32b", 684_416_000 + 2 * 152_064 * 5120, 64, 0, 2 * 8 * 128 * 2, (23.7, 70.0)),
+    ],
+)
+def test_large_model_memory_from_the_architecture(
+    model_id, kept, full_layers, sliding_layers, kv_bytes_per_token_layer, gpu
+):
+    """The notes' "nf4 ~19 GB: one 24 GB GPU; bf16 ~57 GB: an 80 GB GPU" come from this sum."""
+    spec = get_spec(model_id)
+    arch = spec.architecture
+    assert arch.kept_params == kept
+    decoder = arch.params - kept
+    cache = kv_bytes_per_token_layer * (full_layers * 8192 + sliding_layers * 1024) / 1e9
+    assert arch.kv_cache_gb(8192) == pytest.approx(cache)
+    nf4 = (decoder * 4.127 / 8 + kept * 2) / 1e9 + cache + RUNTIME_OVERHEAD_GB
+    bf16 = arch.params * 2 / 1e9 + cache + RUNTIME_OVERHEAD_GB
+    assert spec.memory_gb("nf4") == pytest.approx(nf4)
+    assert spec.memory_gb("bf16") == pytest.approx(bf16)
+    assert (round(nf4, 1), round(bf16, 1)) == gpu
+    nf4_text, bf16_text = (f"~{value:.0f} GB" for value in gpu)
+    assert f"nf4 {nf4_text}" in spec.notes
+    assert f"bf16 {bf16_text}" in spec.notes
+
+
+def test_lingshu_records_its_evaluation_pixel_limit_and_layout():
+    """MedEvalKit resizes with qwen_vl_utils' defaults (QwenLM/Qwen2.5-VL
+    qwen-vl-utils/src/qwen_vl_utils/vision_process.py: MAX_PIXELS = 16384 * 28 * 28) and sends
+    '<image_i>: ' before each image (models/Qwen2_5_VL/Qwen2_5_VL_hf.py)."""
+    for model_id in ("lingshu-7b", "lingshu-32b"):
+        spec = get_spec(model_id)
+        assert spec.max_pixels == 12_845_056
+        assert "'<image_i>: '" in spec.notes
+        assert spec.license == "MIT"
+        assert spec.can.localization == frozenset()
 
 
 def test_medgemma_memory_by_hand():
@@ -231,9 +297,9 @@ def test_get_spec_by_id_or_hub_id(name, model_id):
 
 def test_unknown_id_lists_the_known_ones():
     with pytest.raises(UnknownModelError) as info:
-        get_spec("medgemma-27b")
+        get_spec("medgemma-2b")
     message = str(info.value)
-    assert message.startswith("Unknown model 'medgemma-27b': use one of medgemma-1.5-4b, ")
+    assert message.startswith("Unknown model 'medgemma-2b': use one of medgemma-1.5-4b, ")
     assert all(model_id in message for model_id in known_ids())
     assert "\n" not in message
     assert isinstance(info.value, KeyError)
@@ -279,7 +345,7 @@ def test_remote_defaults_to_a_local_server():
         None,
         None,
     )
-    assert get_spec("remote", environ={}).grounding == "qwen_abs"
+    assert get_spec("remote", environ={}).grounding == "qwen_norm_1000"  # unknown family
 
 
 def test_remote_url_must_be_http():
@@ -362,6 +428,10 @@ def test_local_qwen_folder(tmp_path):
     assert arch.embedding_params == 2 * 100 * 64
     assert (arch.layers, arch.kv_heads, arch.head_dim, arch.sliding_layers) == (2, 2, 16, 0)
     assert spec.memory_gb("nf4") < spec.memory_gb("bf16")
+    # No card to read: the family's conservative default, 2D general grounding only.
+    assert spec.can is family_capabilities("qwen2_5_vl")
+    assert spec.can.localizes("DX")
+    assert not spec.can.localizes("CT", stack=True)
 
 
 def test_local_gemma_folder_takes_transformers_defaults(tmp_path):
@@ -391,6 +461,9 @@ def test_local_gemma_folder_takes_transformers_defaults(tmp_path):
     assert (arch.kv_heads, arch.head_dim, arch.tied_embeddings) == (4, 256, True)
     # Every 6th layer is global: 10 of 12 slide over Gemma3TextConfig's default 4096 tokens.
     assert (arch.sliding_layers, arch.sliding_window) == (10, 4096)
+    # A gemma3 folder may be Gemma 3 or MedGemma 1, neither trained for boxes: none offered.
+    assert spec.can.localization == frozenset()
+    assert "medgemma-1.5-4b" in spec.can.localization_note(spec.name, "CR")
 
 
 def test_unsupported_folder_names_its_model_type(tmp_path):

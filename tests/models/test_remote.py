@@ -446,3 +446,178 @@ def test_min_new_tokens_needs_a_server_field() -> None:
 def test_bad_base_url_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="'base_url' must be an http"):
         OpenAIBackend(url, "m")
+
+
+# --------------------------------------------------------------------------- the served family
+#
+# Issue 16 item 9: the remote entry declares the served model's family (RADLENS_REMOTE_FAMILY),
+# so a served MedGemma gets MedGemma's recipe (square padding, the three CT windows) and a
+# served Qwen its smart resize, within the server's own max_pixels (RADLENS_REMOTE_MAX_PIXELS):
+# the Qwen2-VL / Qwen2.5-VL image processor's default is 28 * 28 * 1280 (transformers 5.24.0,
+# models/qwen2_vl/image_processing_qwen2_vl.py, ``size``), and smart_resize leaves an image
+# alone when its sides are multiples of 28 and its area is within min/max_pixels, so an image
+# resized here within the server's limit keeps the frame its bbox_2d pixels refer to.
+
+
+def _remote_env(**values: str) -> dict[str, str]:
+    return {f"RADLENS_REMOTE_{key}": value for key, value in values.items()}
+
+
+def _ct_series(tmp_path: Any, rows: int, columns: int, slices: int = 1) -> Any:
+    from dicom_io.loader import load_study
+    from tests.synthetic import write_ct_series
+
+    written = write_ct_series(tmp_path / "ct", slices=slices, rows=rows, columns=columns)
+    return load_study(list(written.paths)).default_series
+
+
+@pytest.mark.parametrize(
+    ("declared", "family", "grounding"),
+    [
+        ("gemma3", "gemma3", "gemma_box_2d"),
+        ("qwen2_5_vl", "qwen2_5_vl", "qwen_abs"),
+        ("Qwen3_VL", "qwen3_vl", "qwen_norm_1000"),
+        ("unknown", "remote", "qwen_norm_1000"),
+        ("", "remote", "qwen_norm_1000"),
+    ],
+    ids=["medgemma", "qwen2.5-vl", "qwen3-vl", "unknown", "not-declared"],
+)
+def test_the_remote_entry_takes_the_declared_familys_box_convention(
+    declared: str, family: str, grounding: str
+) -> None:
+    from models.registry.remote_entry import remote_spec
+
+    spec = remote_spec(_remote_env(FAMILY=declared, URL="http://gpu-box:8000/v1"))
+    assert (spec.id, spec.family.value, spec.grounding) == ("remote", family, grounding)
+    assert spec.is_remote
+    assert (spec.hub_id, spec.local_folder, spec.memory_gb("bf16")) == (None, None, 0.0)
+    assert spec.max_pixels == 28 * 28 * 1280
+
+
+def test_a_declared_grounding_wins_over_the_familys() -> None:
+    from models.registry.remote_entry import remote_spec
+
+    env = _remote_env(FAMILY="qwen3_vl", GROUNDING="qwen_abs")
+    assert remote_spec(env).grounding == "qwen_abs"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "FAMILY",
+            "llava",
+            r"RADLENS_REMOTE_FAMILY must be one of gemma3, qwen2_5_vl, qwen3_vl or unknown, "
+            r"not 'llava'\.",
+        ),
+        ("MAX_PIXELS", "lots", r"RADLENS_REMOTE_MAX_PIXELS must be a whole number such as"),
+        ("MAX_PIXELS", "100", r"at least 784 \(one 28 x 28 patch\), not 100\."),
+        ("CONCURRENCY", "0", r"RADLENS_REMOTE_CONCURRENCY must be within 1\.\.256, not 0\."),
+        ("CONCURRENCY", "many", r"a whole number such as 8, not 'many'\."),
+    ],
+)
+def test_bad_remote_settings_are_refused_in_one_line(name: str, value: str, message: str) -> None:
+    from dicom_io.errors import InvalidArgumentError
+    from models.registry.remote_entry import remote_settings
+
+    with pytest.raises(InvalidArgumentError, match=message):
+        remote_settings(_remote_env(**{name: value}))
+
+
+@pytest.mark.parametrize(
+    ("declared", "local_id"), [("gemma3", "medgemma-1.5-4b"), ("qwen2_5_vl", "qwen2.5-vl-7b")]
+)
+def test_a_served_model_gets_the_images_its_local_twin_gets(
+    tmp_path: Any, declared: str, local_id: str
+) -> None:
+    """Same pixels and mappings as the registry's local model of the family, for a non-square
+    CT slice: MedGemma's square padding (half the difference before: 64 - 40 = 24 -> 12 rows on
+    top) and three HU windows; Qwen's unpadded smart resize: 40 x 64 = 2,560 pixels is under the
+    processor's min_pixels 3,136 (56 x 56), so both sides grow by sqrt(3136 / 2560) and round
+    up to multiples of 28: 44.3 -> 56 rows, 70.8 -> 84 columns."""
+    from models.inputs.model_inputs import InputOptions
+    from models.registry.lookup import get_spec
+    from models.registry.remote_entry import remote_spec
+    from models.tasks.prepare import prepare
+
+    series = _ct_series(tmp_path, rows=40, columns=64)
+    options = InputOptions(mode="current")
+    remote = prepare(series, remote_spec(_remote_env(FAMILY=declared)), "report", options=options)
+    local = prepare(series, get_spec(local_id), "report", options=options)
+    assert len(remote.inputs.images) == len(local.inputs.images) == 1
+    assert np.array_equal(remote.inputs.images[0], local.inputs.images[0])
+    assert remote.inputs.mappings == local.inputs.mappings
+    mapping = remote.inputs.mappings[0]
+    if declared == "gemma3":
+        assert (mapping.pad, mapping.model_size) == ((0, 12, 0, 12), (896, 896))
+    else:
+        assert (mapping.pad, mapping.model_size) == ((0, 0, 0, 0), (84, 56))
+    unknown = prepare(series, remote_spec({}), "report", options=options)
+    assert unknown.inputs.mappings[0].pad == (0, 0, 0, 0)  # no MedGemma padding when unknown
+
+
+def test_qwen_images_are_resized_within_the_servers_max_pixels(tmp_path: Any) -> None:
+    """A 224 x 224 slice and a server keeping at most 112 x 112 = 12,544 pixels: sent at
+    112 x 112, so the bbox_2d [28, 56, 56, 84] it writes is source pixels [56, 112, 112, 168]
+    (x 2). Without the setting the slice goes at 224 x 224, and a box in the server's 112 frame
+    would land at half its size."""
+    from models.grounding.placement import parse_boxes
+    from models.inputs.model_inputs import InputOptions
+    from models.registry.remote_entry import remote_spec
+    from models.tasks.prepare import prepare
+
+    series = _ct_series(tmp_path, rows=224, columns=224)
+    options = InputOptions(mode="current")
+    capped = remote_spec(_remote_env(FAMILY="qwen2_5_vl", MAX_PIXELS=str(112 * 112)))
+    prepared = prepare(series, capped, "ask", question="Where?", options=options)
+    assert prepared.inputs.images[0].shape == (112, 112, 3)
+    answer = '```json\n[{"bbox_2d": [28, 56, 56, 84], "label": "nodule"}]\n```'
+    (box,) = parse_boxes(answer, capped.grounding, prepared.mappings).boxes
+    assert (box.x0, box.y0, box.x1, box.y1) == (56, 112, 112, 168)
+    default = prepare(series, remote_spec(_remote_env(FAMILY="qwen2_5_vl")), "ask",
+                      question="Where?", options=options)  # fmt: skip
+    assert default.inputs.images[0].shape == (224, 224, 3)
+
+
+def _prompt_tokens(backend: OpenAIBackend, messages: list[Message]) -> int:
+    result = backend.generate(GenerationRequest(messages, GenerationSettings(max_new_tokens=1)))
+    assert result.prompt_tokens is not None
+    return result.prompt_tokens
+
+
+def _without_images(messages: list[Message]) -> list[Message]:
+    return [
+        Message(m.role, tuple(p for p in m.parts if not isinstance(p, ImagePart)))
+        for m in messages
+    ]
+
+
+def test_a_real_server_keeps_the_image_it_is_sent_within_its_max_pixels(
+    server: Server, tmp_path: Any
+) -> None:
+    """transformers serve with the tiny Qwen2.5-VL, whose processor keeps at most 28 * 28 * 16
+    = 12,544 pixels (tests/models/tiny_qwen2_5_vl.py). Declared, the 224 x 224 slice goes at
+    112 x 112 and the server counts exactly the image tokens estimated here ((112 / 28)^2 = 16
+    and the two vision markers); undeclared (the default cap), it goes at 224 x 224 (66 tokens
+    estimated) and the server shrinks it to the same 18: boxes would be in a frame the mapping
+    does not record."""
+    from models.families import adapter
+    from models.inputs.model_inputs import InputOptions
+    from models.registry.remote_entry import remote_spec
+    from models.tasks.prepare import prepare
+
+    series = _ct_series(tmp_path, rows=224, columns=224)
+    options = InputOptions(mode="current")
+    backend = server.backend("qwen2_5_vl")
+    qwen = adapter("qwen2_5_vl")
+    seen = {}
+    for pixels in (str(28 * 28 * 16), ""):
+        spec = remote_spec(_remote_env(FAMILY="qwen2_5_vl", MAX_PIXELS=pixels))
+        prepared = prepare(series, spec, "ask", question="Any nodule?", options=options)
+        sent = prepared.inputs.mappings[0].model_size
+        counted = _prompt_tokens(backend, prepared.messages) - _prompt_tokens(
+            backend, _without_images(prepared.messages)
+        )
+        seen[pixels] = (sent, qwen.image_tokens(sent), counted)
+    assert seen[str(28 * 28 * 16)] == ((112, 112), 18, 18)
+    assert seen[""] == ((224, 224), 66, 18)

@@ -168,10 +168,12 @@ def test_draft_report_localizes_abnormal_findings_only():
     backend = Scripted(
         {
             "Write a radiology report": [MEDGEMMA_REPORT],
-            "Locate Patchy opacity": [
+            # MedGemma 1.5's own query (cxr_anatomy_localization notebook, cell UterxS4WpY4X),
+            # the finding as its object: no full stop, lower-case first letter.
+            "Where is the patchy opacity in the right lower zone, suspicious for consolidation?": [
                 'Final Answer: [{"box_2d": [600, 100, 800, 400], "label": "opacity"}]'
             ],
-            "Locate Small right pleural effusion": ["Final Answer: []"],
+            "Where is the small right pleural effusion?": ["Final Answer: []"],
         }
     )
     report = draft_report(series, backend, spec)
@@ -182,7 +184,7 @@ def test_draft_report_localizes_abnormal_findings_only():
     assert (box.x0, box.y0, box.x1, box.y1) == (138.5, 1173.0, 725.0, 1564.0)
     heart = next(f for f in report.findings if f.section == "Heart and mediastinum")
     assert heart.boxes == ()
-    grounding_calls = [p for p in backend.prompts if "Locate " in p]
+    grounding_calls = [p for p in backend.prompts if "Where is the " in p]
     assert len(grounding_calls) == 2  # lungs and pleura; "None." and "Unremarkable." are normal
     assert any("localization: 2 extra model call(s)" in c for c in report.checks)
 

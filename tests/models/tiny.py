@@ -10,6 +10,8 @@ config with its ``processor_class``), so tests load it through exactly the produ
 - :func:`build_tiny_qwen2_5_vl` (tests/models/tiny_qwen2_5_vl.py):
   ``Qwen2_5_VLForConditionalGeneration`` as in Lingshu-7B and Qwen2.5-VL (windowed ViT with 2x2
   patch merger, M-RoPE text decoder).
+- :func:`build_tiny_qwen3_vl` (tests/models/tiny_qwen3_vl.py): ``Qwen3VLForConditionalGeneration``
+  as in Qwen3-VL-2B/4B/8B-Instruct (16 px patches, DeepStack, interleaved M-RoPE).
 
 Sizes respect what bitsandbytes needs on CPU: every Linear that gets quantized (the text decoder's
 projections) has an input width that is a multiple of 64. Tokenizers are trained in memory with
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from tests.models.tiny_gemma3 import GEMMA3_SPECIAL_TOKENS, build_tiny_gemma3
 from tests.models.tiny_qwen2_5_vl import QWEN2_5_VL_SPECIAL_TOKENS, build_tiny_qwen2_5_vl
+from tests.models.tiny_qwen3_vl import QWEN3_VL_SPECIAL_TOKENS, build_tiny_qwen3_vl
 
 if TYPE_CHECKING:
     import pytest
@@ -34,15 +37,18 @@ if TYPE_CHECKING:
 __all__ = [
     "GEMMA3_SPECIAL_TOKENS",
     "QWEN2_5_VL_SPECIAL_TOKENS",
+    "QWEN3_VL_SPECIAL_TOKENS",
     "TINY_BUILDERS",
     "build_tiny_gemma3",
     "build_tiny_qwen2_5_vl",
+    "build_tiny_qwen3_vl",
     "tiny_checkpoint",
 ]
 
 TINY_BUILDERS: dict[str, Callable[[str | Path], Path]] = {
     "gemma3": build_tiny_gemma3,
     "qwen2_5_vl": build_tiny_qwen2_5_vl,
+    "qwen3_vl": build_tiny_qwen3_vl,
 }
 
 _DONE = ".tiny-complete"

@@ -326,13 +326,13 @@ def test_language_defaults_to_english_and_can_be_set() -> None:
 
 def test_versions_travel_with_every_prompt() -> None:
     catalogue = load_catalogue()
-    assert catalogue.version == PROMPTS_VERSION == "2026.11.2"
+    assert catalogue.version == PROMPTS_VERSION == "2026.12.1"
     template = select_template("grounding", "CT", "CHEST", box_format="qwen_abs")
-    prompt = render(template, target="the trachea")
+    prompt = render(template, target="trachea")
     assert prompt == RenderedPrompt(
-        prompt.system, prompt.user, "grounding/ct_chest", "2026.11.1", "2026.11.2"
+        prompt.system, prompt.user, "grounding/ct_chest", "2026.12.1", "2026.12.1"
     )
-    assert prompt.provenance == "grounding/ct_chest 2026.11.1 (prompts 2026.11.2)"
+    assert prompt.provenance == "grounding/ct_chest 2026.12.1 (prompts 2026.12.1)"
     for task in TASKS:
         prompt = render(
             t := select_template(task, "DX", "CHEST", box_format="gemma_box_2d"), **fill(t)
@@ -347,7 +347,7 @@ def test_every_version_in_the_data_is_at_most_the_catalogues() -> None:
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DATA.glob("*.json"))]
     entries = [e for d in docs for e in d.get("exams", []) + d.get("templates", [])]
     entries += [b for d in docs for b in d.get("box_formats", {}).values()]
-    assert len(entries) == 13 + 6 + 4
+    assert len(entries) == 13 + 8 + 4
     assert all([int(p) for p in e["version"].split(".")] <= key for e in entries)
 
 
@@ -359,8 +359,8 @@ def test_grounding_uses_the_box_format_it_is_given() -> None:
     qwen = select_template("grounding", "CR", "CHEST", "PA", box_format="qwen_abs")
     assert (gemma.box_format, gemma.box_key) == ("gemma_box_2d", "box_2d")
     assert (qwen.box_format, qwen.box_key) == ("qwen_abs", "bbox_2d")
-    g = render(gemma, target="the heart").user
-    q = render(qwen, target="the heart").user
+    g = render(gemma, target="heart").user
+    q = render(qwen, target="heart").user
     # The JSON examples keep their braces through rendering.
     assert '{"box_2d": [y0, x0, y1, x1], "label": "<what it is>"}' in g
     assert '"Final Answer:"' in g
@@ -374,8 +374,8 @@ def test_grounding_uses_the_box_format_it_is_given() -> None:
 
 def test_multi_slice_boxes_carry_the_slice_number() -> None:
     template = select_template("grounding", "CT", "CHEST", box_format="gemma_box_2d")
-    user = render(template, target="the largest lung nodule").user
-    assert 'each preceded by its label "SLICE k"' in user
+    user = render(template, target="largest lung nodule").user
+    assert 'each followed by its label "SLICE k" (k = 1, 2, ... in the order sent)' in user
     assert '{"box_2d": [410, 220, 560, 380], "label": "nodule", "slice": 42}' in user
 
 
@@ -439,7 +439,8 @@ def test_packaged_catalogue_is_read_once_and_complete() -> None:
         "mr_spine", "mr_joint", "ct_other", "mr_other", "radiograph_other", "ultrasound", "other",
     ]  # fmt: skip
     assert sorted(t.id for t in catalogue.templates) == [
-        "ask", "check_control", "check_probe", "compare", "grounding", "report",
+        "ask", "check_control", "check_probe", "compare", "compare_medgemma_1_5", "grounding",
+        "grounding_medgemma_1_5", "report",
     ]  # fmt: skip
     assert sorted(catalogue.box_formats) == [
         "gemma_box_2d", "medrega", "qwen_abs", "qwen_norm_1000",
@@ -476,8 +477,8 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     (
         "catalogue-version",
         "catalogue.json",
-        lambda d: d.update(version="2026.12.1"),
-        r"version 2026\.12\.1 differs from PROMPTS_VERSION 2026\.11\.2",
+        lambda d: d.update(version="2026.12.2"),
+        r"version 2026\.12\.2 differs from PROMPTS_VERSION 2026\.12\.1",
     ),
     (
         "newer-template",
@@ -569,3 +570,204 @@ def test_prompts_imports_nothing_else_of_radlens() -> None:
 def test_package_docstring_example_runs() -> None:
     result = doctest.testmod(prompts, verbose=False)
     assert (result.attempted, result.failed) == (5, 0)
+
+
+# --------------------------------------------------------------------------- makers' wording
+
+# Google-Health/medgemma notebooks/cxr_anatomy_localization_with_hugging_face.ipynb, cell
+# UterxS4WpY4X, as its cell WqRPOJe9pr0W output prints it for object_name "right clavicle"
+# (Copyright 2026 Google LLC, Apache-2.0).
+NOTEBOOK_LOCALIZATION_PROMPT = """Instructions:
+The following user query will require outputting bounding boxes. The format of bounding boxes coordinates is [y0, x0, y1, x1] where (y0, x0) must be top-left corner and (y1, x1) the bottom-right corner. This implies that x0 < x1 and y0 < y1. Always normalize the x and y coordinates the range [0, 1000], meaning that a bounding box starting at 15% of the image width would be associated with an x coordinate of 150. You MUST output a single parseable json list of objects enclosed into ```json...``` brackets, for instance ```json[{"box_2d": [800, 3, 840, 471], "label": "car"}, {"box_2d": [400, 22, 600, 73], "label": "dog"}]``` is a valid output. Now answer to the user query.
+
+Remember "left" refers to the patient's left side where the heart is and sometimes underneath an L in the upper right corner of the image.
+
+Query:
+Where is the right clavicle? Don't give a final answer without reasoning. Output the final answer in the format "Final Answer: X" where X is a JSON list of objects. The object needs a "box_2d" and "label" key. Answer:"""  # noqa: E501
+
+
+def test_medgemma_1_5_localization_is_the_notebooks_prompt_without_system_message() -> None:
+    """MedGemma 1.5's localization prompt is the notebook's block word for word (its card warns
+    it is more prompt-sensitive than Gemma 3): cxr_anatomy_localization_with_hugging_face.ipynb
+    cell UterxS4WpY4X; one user message, the image then the text, no system message (cell
+    WqRPOJe9pr0W): nothing goes in the system message or before the image."""
+    template = select_template(
+        "grounding", "CR", "CHEST", "PA", box_format="gemma_box_2d", model="medgemma-1.5-4b"
+    )
+    assert (template.id, template.model) == (
+        "grounding_medgemma_1_5/cxr_frontal",
+        "medgemma-1.5-4b",
+    )
+    prompt = render(template, target="right clavicle")
+    assert prompt.user == NOTEBOOK_LOCALIZATION_PROMPT
+    assert (prompt.system, prompt.instruction, prompt.text_first) == ("", "", False)
+    assert set(template.fields) == {"target"}  # the notebook asks nothing else
+
+
+@pytest.mark.parametrize(
+    ("model", "modality", "body_part", "view", "template_id"),
+    [
+        ("medgemma-4b", "CR", "CHEST", "PA", "grounding/cxr_frontal"),  # not its makers' text
+        ("", "CR", "CHEST", "PA", "grounding/cxr_frontal"),
+        ("medgemma-1.5-4b", "CR", "CHEST", "LATERAL", "grounding/cxr_lateral"),
+        ("medgemma-1.5-4b", "CT", "CHEST", "", "grounding/ct_chest"),
+    ],
+    ids=["medgemma-1", "no-model", "lateral", "ct"],
+)
+def test_makers_localization_prompt_only_where_they_document_it(
+    model: str, modality: str, body_part: str, view: str, template_id: str
+) -> None:
+    """The notebook's block covers what MedGemma 1.5 was trained to localize (frontal chest
+    radiographs, Chest ImaGenome: the notebook's introduction); elsewhere RadLens's own
+    template, which says where the boxes go in the model's convention."""
+    template = select_template(
+        "grounding", modality, body_part, view, box_format="gemma_box_2d", model=model
+    )
+    assert template.id == template_id
+    user = render(template, target="heart", language="English").user
+    assert "Locate the heart on this " in user
+    assert "Instructions:" not in user
+
+
+def test_medgemma_1_5_sends_no_system_message_the_role_text_goes_before_the_images() -> None:
+    """The CT notebook (high_dimensional_ct_hugging_face.ipynb cell h57n3PWsznxy) sends one user
+    message, instruction first, then the slices, then the query; no system message. RadLens's
+    role text becomes that instruction; the query stays after the images."""
+    generic = render(
+        t := select_template("ask", "CT", "HEAD", box_format="gemma_box_2d"), **fill(t)
+    )
+    own = render(
+        t := select_template(
+            "ask", "CT", "HEAD", box_format="gemma_box_2d", model="medgemma-1.5-4b"
+        ),
+        **fill(t),
+    )
+    assert generic.system.startswith("You are an experienced radiologist answering")
+    assert (own.system, own.instruction, own.text_first) == ("", generic.system, False)
+    assert own.user == generic.user
+    assert lines(own.user)[-1].startswith("If the question asks you to show")
+
+
+def test_medgemma_1_gets_the_cards_system_prompt_alone_and_text_before_the_image() -> None:
+    """MedGemma 1's card (https://huggingface.co/google/medgemma-4b-it, 'Run model with the
+    pipeline API'): system message "You are an expert radiologist.", then a user turn with the
+    text before the image. The registry holds that system prompt; the template's role text
+    moves into the user turn so the system message is the card's alone."""
+    from models.registry.lookup import get_spec
+
+    assert get_spec("medgemma-4b").system_prompt == "You are an expert radiologist."
+    template = select_template(
+        "report", "CR", "CHEST", "PA", box_format="gemma_box_2d", model="medgemma-4b"
+    )
+    prompt = render(template, technique="Chest radiograph, PA.")
+    assert (prompt.system, prompt.text_first) == ("", True)
+    assert prompt.instruction.startswith("You are an experienced radiologist drafting a report")
+    assert "Write a radiology report of this frontal chest radiograph." in prompt.user
+    assert (
+        load_catalogue()
+        .layout_for("medgemma-4b")
+        .source.startswith("https://huggingface.co/google/medgemma-4b-it")
+    )
+
+
+def test_medgemma_1_5_comparison_follows_the_longitudinal_notebook() -> None:
+    """cxr_longitudinal_comparison_with_hugging_face.ipynb cell 1S8x3TYZpY4X: the earlier image,
+    the later image, then the text ("Provide a comparison of these two images ..."), no system
+    message. RadLens keeps its outline and interval-change words after that opening."""
+    template = select_template(
+        "compare", "CR", "CHEST", "PA", box_format="gemma_box_2d", model="medgemma-1.5-4b"
+    )
+    prompt = render(template, technique="CR chest PA", prior_technique="CR chest PA, 2025")
+    assert template.id == "compare_medgemma_1_5/cxr_frontal"
+    assert (prompt.system, prompt.instruction) == ("", "")
+    assert lines(prompt.user)[0] == (
+        "Provide a comparison of these two images: the first is the prior frontal chest "
+        "radiograph, the second the current one."
+    )
+    assert template.sections == ("Technique", "Comparison", "Findings", "Impression")
+    assert "[improved]" in prompt.user
+
+
+def test_named_models_are_registry_ids() -> None:
+    """Templates and layouts name models by registry id; a typo would silently never match."""
+    from models.registry.lookup import get_spec
+
+    catalogue = load_catalogue()
+    named = {m for t in catalogue.templates for m in t.models} | set(catalogue.model_layouts)
+    assert named == {"medgemma-1.5-4b", "medgemma-4b"}
+    for model in named:
+        assert get_spec(model).id == model
+
+
+MAKER_BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "model-template-without-source",
+        "grounding.json",
+        lambda d: d["templates"][1].pop("source"),
+        r"template 'grounding_medgemma_1_5': a template for named models needs its source",
+    ),
+    (
+        "layout-unknown-key",
+        "catalogue.json",
+        lambda d: d["model_layouts"]["medgemma-4b"].update(image_first=True),
+        r"model layout 'medgemma-4b' may only hold system_in_instruction, text_first and source",
+    ),
+    (
+        "layout-without-source",
+        "catalogue.json",
+        lambda d: d["model_layouts"]["medgemma-4b"].pop("source"),
+        r"model layout 'medgemma-4b' needs its source",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [b[1:] for b in MAKER_BROKEN],
+    ids=[b[0] for b in MAKER_BROKEN],
+)
+def test_makers_templates_need_their_source(
+    tmp_path: Path, file: str, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, file, change)
+    with pytest.raises(TemplateDataError, match=message):
+        load_catalogue(folder)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+@pytest.mark.parametrize(
+    ("task", "budget"),
+    [
+        ("ask", 2000),  # high_dimensional_ct_hugging_face.ipynb cell 4DAf9TNK1gb5
+        ("grounding", 1000),  # cxr_anatomy_localization_with_hugging_face.ipynb WqRPOJe9pr0W
+        ("report", 2000),
+        ("compare", 2000),
+        ("check_probe", 1000),
+        ("check_control", 1000),
+    ],
+)
+def test_each_task_decodes_greedily_within_the_makers_budget(task: str, budget: int) -> None:
+    """Per-task answer budgets from the MedGemma notebooks (models/tasks/decoding.py), greedy
+    as every notebook decodes (do_sample=False), instead of one 512 that cut off reports and
+    reasoning-first localization answers. The CLI takes the same default."""
+    import argparse
+
+    from app.commands_common import add_generation_arguments, generation_settings
+    from models.tasks.decoding import default_settings
+
+    settings = default_settings(task)
+    assert (settings.max_new_tokens, settings.temperature, settings.greedy) == (budget, 0.0, True)
+    parser = argparse.ArgumentParser()
+    add_generation_arguments(parser, task=task)
+    assert generation_settings(parser.parse_args([])).max_new_tokens == budget
+    assert generation_settings(parser.parse_args(["--max-new-tokens", "64"])).max_new_tokens == 64
+
+
+def test_tasks_without_a_prompt_have_no_decoding_defaults() -> None:
+    from models.tasks.decoding import default_settings
+
+    with pytest.raises(RadLensError, match="Task 'export' sends no prompt of its own"):
+        default_settings("export")
