@@ -113,7 +113,7 @@ def _print_answer(answer: Any, as_json: bool) -> None:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from models.tasks.ask import answer_from_text, ask
+    from models.tasks.ask import answer_from_text, ask, drop_unoffered_boxes
     from models.tasks.prepare import prepare
 
     study, series, spec, options = _load_with_study(args)
@@ -129,7 +129,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         prepared = prepare(
             series, spec, "ask", question=args.question, language=args.language, options=options
         )
-        answer = answer_from_text(prepared, raw, None, settings)
+        # As the live path does: boxes on images the model does not localize are dropped.
+        read = answer_from_text(prepared, raw, None, settings)
+        answer = drop_unoffered_boxes(read, spec, series)
     else:
         from models.backends.engine import open_backend
 

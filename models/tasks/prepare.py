@@ -69,6 +69,20 @@ class Prepared:
         return self.inputs.mappings
 
 
+NO_BOXES_INSTRUCTION = (
+    "No boxes can be drawn on these images: say where in words instead (side, region or lobe, "
+    "and the image's label)."
+)
+
+
+def _withholds_boxes(spec: ModelSpec, series: Series) -> bool:
+    """``spec`` does not localize on ``series`` (its declared capabilities)."""
+    note = spec.can.localization_note(
+        spec.name, series.modality, series.body_part, stack=series.is_volume
+    )
+    return bool(note)
+
+
 def _template(task: TaskName, series: Series, spec: ModelSpec) -> Template:
     return select_template(
         task,
@@ -187,6 +201,10 @@ def prepare(
     technique = describe_technique(series, images_sent=len(inputs.images))
     template = _template(task, series, spec)
     offered = {"technique": technique, "indication": indication, "language": language}
+    if task is TaskName.ASK and _withholds_boxes(spec, series):
+        # No box instructions where the model was not trained to localize (its capabilities):
+        # its boxes would be dropped anyway (models.tasks.ask.drop_unoffered_boxes).
+        offered["box_format_instructions"] = NO_BOXES_INSTRUCTION
     if prior is not None and before is not None:
         offered["prior_technique"] = describe_technique(prior, images_sent=len(before.images))
     fields = {k: v for k, v in offered.items() if k in template.fields} | dict(fields or {})

@@ -9,6 +9,7 @@ text is kept in every report.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -197,8 +198,12 @@ def _ground(
 def grounding_target(finding: str) -> str:
     """A finding as the object of the grounding question ("Where is the {target}?", MedGemma
     1.5's localization notebook): without its closing full stop, and with a lower-case first
-    letter unless it starts an abbreviation ("CT", "ETT")."""
+    letter unless it starts an abbreviation ("CT", "ETT"), and without a leading article:
+    "A 12 mm nodule in the right upper lobe." -> "12 mm nodule in the right upper lobe"."""
     text = " ".join(finding.split()).rstrip(" .;:")
+    # The templates write "the" before the target ("Where is the {target}?"), so a leading
+    # article or "There is" goes.
+    text = re.sub(r"^(?:there (?:is|are)\s+)?(?:an?|the)\s+", "", text, flags=re.IGNORECASE)
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         text = text[0].lower() + text[1:]
     return text

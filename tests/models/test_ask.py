@@ -18,6 +18,8 @@ from PIL import Image
 from app.cli import main
 from dicom_io.loader import load_study
 from models.grounding.box import Box
+from models.grounding.placement import parse_boxes
+from models.inputs.model_inputs import InputOptions
 from models.registry.lookup import get_spec
 from models.tasks.prepare import Turn, prepare
 from tests.files import REPO
@@ -82,7 +84,9 @@ def test_from_raw_medgemma_boxes_land_on_the_radiograph(tmp_path, capsys):
 def test_from_raw_qwen_boxes_are_scaled_from_the_resized_image(tmp_path, capsys):
     raw = tmp_path / "raw.txt"
     raw.write_text(QWEN_RAW)
-    args = ["ask", str(DEMO_CXR), "Any opacity?", "--model", "lingshu-7b", "--from-raw"]
+    # Qwen2.5-VL localizes 2D images (its card); Lingshu declares no localization, so its
+    # boxes would be dropped (as the CT box is in test_from_raw_on_a_ct_volume_puts_boxes_...).
+    args = ["ask", str(DEMO_CXR), "Any opacity?", "--model", "qwen2.5-vl-7b", "--from-raw"]
     answer = run_json(capsys, *args, str(raw), "--json")
     # Qwen sees the radiograph resized to 952 x 1008 (multiples of 28 under max_pixels).
     # x0 = 100 * 1841/952 = 193.38; y0 = 200 * 1955/1008 = 387.90
@@ -145,7 +149,19 @@ def test_from_raw_on_a_ct_volume_puts_boxes_on_their_slices(tmp_path, capsys):
         str(raw),
         "--json",
     )
-    (box,) = answer["boxes"]
+    # MedGemma 1.5 localizes chest radiographs only (its card): the CT box is dropped with the
+    # reason, as on the live path; where it would land is held by tests/models/test_recipes.py
+    # (test_a_box_on_slice_n_lands_on_the_nth_images_source_slice).
+    assert answer["boxes"] == []
+    (dropped,) = answer["dropped"]
+    assert "localization not offered by MedGemma 1.5" in dropped
+    assert "CT" in dropped
+    # Where the box would land, read as the CLI reads it but before the capability check:
+    spec = get_spec("medgemma-1.5-4b")
+    series = load_study(tmp_path / "ct").default_series
+    prepared = prepare(series, spec, "ask", question="Nodule?", options=InputOptions(max_slices=5))
+    parsed = parse_boxes(raw.read_text(), spec.grounding, prepared.mappings, prepared.spacing)
+    box = parsed.boxes[0].to_json()
     # SLICE 3 is the third image, source slice 11.
     # 64 x 64 slices need no padding: x = 250/1000*64 = 16, y = 500/1000*64 = 32, ... 32, 48
     assert (box["slice"], box["x0"], box["y0"], box["x1"], box["y1"]) == (

@@ -24,11 +24,12 @@ from models.report.text import parse_change, parse_report_text, parse_yes_no
 from models.tasks.check import check
 from models.tasks.compare import compare
 from models.tasks.names import TaskName, task_name
-from models.tasks.prepare import prepare
-from models.tasks.report import draft_report, from_text
+from models.tasks.prepare import NO_BOXES_INSTRUCTION, prepare
+from models.tasks.report import draft_report, from_text, grounding_target
 from models.tasks.technique import describe_technique
 from prompts import load_catalogue
 from tests.files import REPO
+from tests.synthetic import write_ct_series
 
 DEMO_CXR = REPO / "assets" / "demo" / "chest_pa_cr.dcm"
 DEMO_BRAIN = REPO / "assets" / "demo" / "brain_mni152_t1.nii.gz"
@@ -408,3 +409,41 @@ def test_a_report_knows_its_kind_by_task_name():
     assert replace(report, kind="compare").kind is TaskName.COMPARE  # a string is converted
     with pytest.raises(InvalidArgumentError, match="kind is 'report' or 'compare', not 'ask'"):
         replace(report, kind="ask")
+
+
+@pytest.mark.parametrize(
+    ("finding", "target"),
+    [
+        (
+            "Patchy opacity in the right lower zone, suspicious for consolidation.",
+            "patchy opacity in the right lower zone, suspicious for consolidation",
+        ),
+        ("A 12 mm nodule in the right upper lobe.", "12 mm nodule in the right upper lobe"),
+        ("There is a small left pleural effusion.", "small left pleural effusion"),
+        ("ETT tip 4 cm above the carina.", "ETT tip 4 cm above the carina"),
+    ],
+)
+def test_a_finding_becomes_the_object_of_the_localization_query(finding: str, target: str):
+    """MedGemma 1.5's localization notebook asks "Where is the {object}?" with a noun phrase
+    (cxr_anatomy_localization_with_hugging_face.ipynb, cell UterxS4WpY4X): no article, no
+    closing full stop, lower case unless an abbreviation."""
+    assert grounding_target(finding) == target
+
+
+def test_ask_gives_no_box_instructions_where_the_model_does_not_localize(tmp_path):
+    """MedGemma 1.5 localizes chest-radiograph anatomy only (its card): a question about a CT
+    is not told how to write boxes; on the chest X-ray it is."""
+    spec = get_spec("medgemma-1.5-4b")
+    write_ct_series(tmp_path / "ct", slices=4, rows=32, columns=32)
+    ct = load_study(tmp_path / "ct").default_series
+    cxr = load_study(DEMO_CXR).default_series
+
+    def user_text(series):
+        prepared = prepare(series, spec, "ask", question="Where is the nodule?")
+        return "\n".join(p.text for m in prepared.messages for p in m.parts if hasattr(p, "text"))
+
+    assert NO_BOXES_INSTRUCTION in user_text(ct)
+    assert "box_2d" not in user_text(ct)
+    shown = user_text(cxr)
+    assert NO_BOXES_INSTRUCTION not in shown
+    assert "box_2d" in shown

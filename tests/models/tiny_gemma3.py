@@ -84,7 +84,8 @@ def build_tiny_gemma3(path: str | Path) -> Path:
     tokenizer = _train_tokenizer()
     ids = special_ids(tokenizer, GEMMA3_SPECIAL_TOKENS)
     tokenizer.save(str(folder / "tokenizer.json"))
-    _write_model(folder, ids)
+    byte_ids = [tokenizer.token_to_id(f"<0x{b:02X}>") for b in range(256)]
+    _write_model(folder, ids, [i for i in byte_ids if i is not None])
     _write_tokenizer_config(folder, ids)
     _write_processor_configs(folder)
     write_json(folder / "chat_template.json", {"chat_template": GEMMA3_CHAT_TEMPLATE})
@@ -182,8 +183,14 @@ def _config(ids: dict[str, int]) -> Any:
     )
 
 
-def _write_model(folder: Path, ids: dict[str, int]) -> None:
-    """The seeded random weights, config and generation config."""
+def _write_model(folder: Path, ids: dict[str, int], byte_ids: list[int]) -> None:
+    """The seeded random weights, config and generation config.
+
+    The generation config suppresses the ``<0xNN>`` byte-fallback tokens: random weights pick
+    them in orders no text has (a lone UTF-8 continuation byte), and ``transformers serve``'s
+    streaming decoder (tokenizers' ``DecodeStream``) then fails the request with "Invalid
+    prefix encountered while decoding stream". A trained model writes bytes only as whole
+    characters; the test model is kept to whole tokens instead."""
     import torch
     from transformers import Gemma3ForConditionalGeneration, GenerationConfig
 
@@ -197,6 +204,7 @@ def _write_model(folder: Path, ids: dict[str, int]) -> None:
         do_sample=True,
         top_k=64,
         top_p=0.95,
+        suppress_tokens=byte_ids,
     )
     model.save_pretrained(folder)
 
