@@ -17,15 +17,17 @@ from typing import Any
 
 from transformers import Qwen2_5_VLProcessor
 
-__all__ = ["Qwen2_5_VLImageProcessor"]
+__all__ = ["ImageOnlyProcessor", "Qwen2_5_VLImageProcessor"]
 
 
-class Qwen2_5_VLImageProcessor(Qwen2_5_VLProcessor):
-    """Qwen2.5-VL processor for images and text only: no video processor, no torchvision.
+class ImageOnlyProcessor:
+    """Mixin, first base of a Qwen processor subclass: images and text only, no video processor.
 
-    Same tokens, chat template and image handling as ``Qwen2_5_VLProcessor`` (it is a subclass);
-    only the ``video_processor`` argument is gone. ``ProcessorMixin`` derives the sub-processors
-    to load and save from this ``__init__`` signature.
+    ``ProcessorMixin`` derives the sub-processors to load and save from ``__init__``'s
+    signature (``get_attributes``, read on the subclass, which finds this ``__init__`` first);
+    this one names the image processor and the tokenizer alone, so no video processor (and no
+    torchvision) is built. Shared by Qwen2.5-VL and Qwen3-VL, whose processors take the same
+    three parts.
     """
 
     def __init__(
@@ -38,7 +40,7 @@ class Qwen2_5_VLImageProcessor(Qwen2_5_VLProcessor):
         # The parent sets the image/video token strings and ids, then hands its three
         # sub-processors to ProcessorMixin, which pairs them with get_attributes() (read from
         # this signature: image_processor, tokenizer), so the absent video processor is dropped.
-        super().__init__(  # type: ignore[no-untyped-call]
+        super().__init__(  # type: ignore[call-arg]  # the next base: a Qwen processor
             image_processor=image_processor,
             tokenizer=tokenizer,
             video_processor=None,
@@ -52,4 +54,12 @@ class Qwen2_5_VLImageProcessor(Qwen2_5_VLProcessor):
                 f"{type(self).__name__} handles images only; pass each frame as an image "
                 "instead of `videos`."
             )
-        return super().__call__(*args, **kwargs)
+        return super().__call__(*args, **kwargs)  # type: ignore[misc]
+
+
+class Qwen2_5_VLImageProcessor(ImageOnlyProcessor, Qwen2_5_VLProcessor):
+    """Qwen2.5-VL processor for images and text only: no video processor, no torchvision.
+
+    Same tokens, chat template and image handling as ``Qwen2_5_VLProcessor`` (it is a subclass);
+    only the ``video_processor`` argument is gone (:class:`ImageOnlyProcessor`).
+    """

@@ -14,44 +14,18 @@ only inside functions, so RadLens starts without transformers.
 
 from __future__ import annotations
 
-from typing import Any
-
 from transformers import Qwen3VLProcessor
+
+from models.families.qwen2_5_vl_processor import ImageOnlyProcessor
 
 __all__ = ["Qwen3VLImageOnlyProcessor"]
 
 
-class Qwen3VLImageOnlyProcessor(Qwen3VLProcessor):
+class Qwen3VLImageOnlyProcessor(ImageOnlyProcessor, Qwen3VLProcessor):
     """Qwen3-VL processor for images and text only: no video processor, no torchvision.
 
     Same tokens, chat template and image handling as ``Qwen3VLProcessor`` (it is a subclass);
-    only the ``video_processor`` argument is gone. ``ProcessorMixin`` derives the sub-processors
-    to load and save from this ``__init__`` signature. Named apart from transformers' image
-    processors (``Qwen2VLImageProcessor`` serves Qwen3-VL) so the two are not confused.
+    only the ``video_processor`` argument is gone (:class:`ImageOnlyProcessor`). Named apart
+    from transformers' image processors (``Qwen2VLImageProcessor`` serves Qwen3-VL) so the two
+    are not confused.
     """
-
-    def __init__(
-        self,
-        image_processor: Any = None,
-        tokenizer: Any = None,
-        chat_template: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        # The parent sets the image/video token strings and ids, then hands its three
-        # sub-processors to ProcessorMixin, which pairs them with get_attributes() (read from
-        # this signature: image_processor, tokenizer), so the absent video processor is dropped.
-        super().__init__(  # type: ignore[no-untyped-call]
-            image_processor=image_processor,
-            tokenizer=tokenizer,
-            video_processor=None,
-            chat_template=chat_template,
-            **kwargs,
-        )
-
-    def __call__(self, *args: Any, videos: Any = None, **kwargs: Any) -> Any:
-        if videos is not None:
-            raise ValueError(
-                f"{type(self).__name__} handles images only; pass each frame as an image "
-                "instead of `videos`."
-            )
-        return super().__call__(*args, **kwargs)
