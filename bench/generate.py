@@ -4,6 +4,7 @@
         --device cuda --record                   # the full-size run on a GPU (see "Time" below)
     python bench/generate.py --model medgemma-1.5-4b --precisions nf4 --device cuda   # nf4 only
     python bench/generate.py --tiny --model qwen2.5-vl-7b --precisions bf16   # CPU smoke run
+    bash bench/gpu_all.sh plan    # every family at full size on one lent GPU (bench/README.md)
 
 What it does:
 
@@ -15,7 +16,8 @@ What it does:
    (normal(0, 0.02) matrices, neutral norms), saved as safetensors, and freed. Its tokenizer,
    chat template and processor files are the tiny checkpoint's (a small trained BPE with the
    real special tokens), with the processor set to the real image geometry (Gemma3: 896 x 896,
-   256 soft tokens; Qwen2.5-VL: min/max pixels 3136/12845056); the special-token ids in the
+   256 soft tokens; Qwen2.5-VL: min/max pixels 3136/12845056; Qwen3-VL: 16 px patches, merge
+   2, shortest/longest edge 65536/16777216 pixels); the special-token ids in the
    config are set to that tokenizer's ids (e.g. Gemma3's image token 262144 becomes 9). Only
    ids change, not shapes or work: an embedding lookup costs the same for any id. Text is
    tokenized into more pieces than the real tokenizers would make, so text-only tokens count a
@@ -59,7 +61,10 @@ saving 8.6 GB (disk speed), then per precision a ~10-40 s load and ~30-60 s of g
 the CPU image processor takes ~1-3 s of each for 85 images) -- about 3-6 minutes in all, under
 2-3 minutes with ``--precisions nf4``. Qwen2.5-VL-7B / Lingshu-7B save 16.6 GB and prefill
 ~28k tokens: expect 5-9 minutes for three precisions. ``--repeat 2`` or ``--cases cxr`` shorten
-it. Elapsed seconds are printed with every step.
+it. Elapsed seconds are printed with every step. Every local registry id has a full-size
+config (bench/generation/configs.py); ``bench/gpu_all.sh`` runs one model per architecture in
+about 8 minutes and says which are left out (the 27B and 32B: their bf16 checkpoints are 55 and
+67 GB to write on a 64 GiB disk).
 
 ``--record`` appends the table, the device (GPU name), torch / transformers / bitsandbytes
 versions, the command and the date to bench/RESULTS.md (``--results`` picks another file).
@@ -96,7 +101,12 @@ from bench.generation.checkpoints import (  # noqa: E402
     write_full_checkpoint,
     write_tiny_checkpoint,
 )
-from bench.generation.configs import meta_param_counts, model_config  # noqa: E402
+from bench.generation.configs import (  # noqa: E402
+    FULL_CONFIGS,
+    meta_param_counts,
+    model_class,
+    model_config,
+)
 from bench.generation.measure import count_image_tokens, measure_case  # noqa: E402
 from bench.generation.memory import GB, Memory, release_memory  # noqa: E402
 from bench.generation.report import (  # noqa: E402
@@ -113,6 +123,7 @@ from models.registry.spec import ModelSpec  # noqa: E402
 # Used by tests/bench/test_generate_smoke.py through this script's namespace.
 __all__ = [
     "DEMO_CXR",
+    "FULL_CONFIGS",
     "Report",
     "Row",
     "check_targets",
@@ -120,8 +131,10 @@ __all__ = [
     "count_image_tokens",
     "main",
     "meta_param_counts",
+    "model_class",
     "model_config",
     "parse_args",
+    "row_label",
     "write_full_checkpoint",
 ]
 
@@ -210,7 +223,7 @@ def _measure(
         backend, case, memory, new_tokens=options.new_tokens, repeat=options.repeat
     )
     return Row(
-        model=spec.id + (" (tiny)" if options.tiny else ""),
+        model=row_label(spec.id, options),
         precision=precision,
         case=case.name,
         images=case.images,
@@ -218,6 +231,15 @@ def _measure(
         device=memory.device,
         **values,
     )
+
+
+def row_label(model_id: str, options: argparse.Namespace) -> str:
+    """The table's model cell: the id, marked when it is not the registry's architecture."""
+    if options.tiny:
+        return f"{model_id} (tiny)"
+    if options.layers is not None:
+        return f"{model_id} ({options.layers} layers)"
+    return model_id
 
 
 def _write_checkpoint(

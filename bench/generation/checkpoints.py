@@ -32,6 +32,14 @@ __all__ = [
 _PROCESSOR_GEOMETRY: dict[str, dict[str, Any]] = {
     "gemma3": {"size": {"height": 896, "width": 896}, "image_seq_length": 256},
     "qwen2_5_vl": {"min_pixels": 3136, "max_pixels": 12_845_056},
+    # Qwen3-VL Instruct preprocessor_config.json (tests/models/tiny_qwen3_vl.py already writes
+    # these values; restated so the full-size folder never depends on the tiny one's sizes).
+    "qwen3_vl": {
+        "size": {"shortest_edge": 65_536, "longest_edge": 16_777_216},
+        "patch_size": 16,
+        "merge_size": 2,
+        "temporal_patch_size": 2,
+    },
 }
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.json")
 
@@ -41,7 +49,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def tiny_family(spec: ModelSpec) -> str:
-    if spec.family not in (Family.GEMMA3, Family.QWEN2_5_VL):
+    if spec.family not in (Family.GEMMA3, Family.QWEN2_5_VL, Family.QWEN3_VL):
         raise SystemExit(f"Model {spec.id!r} is not a local architecture (family {spec.family}).")
     return spec.family.value
 
