@@ -34,7 +34,14 @@ Conventions, and where the facts come from:
     number is read as the centre of its cell, ``(NN + 0.5) / 100``, for both corners, exactly as
     its processor does (``convert_output_to_plaintext_or_grounded_sequence``, then
     ``adjust_box_for_original_image_size`` for the crop, which the mapping records here). Boxes
-    always refer to the current frontal image, the first image of the request.
+    always refer to the current frontal image, the first image of the request. The crop is its
+    processor's, applied to whatever image it is sent, so it is recorded on the mapping of that
+    image as its view (:meth:`ImageMapping.centre_square_view`, the processor's own integer
+    offsets) when a box is read or written: a non-square image (a remote server's MAIRA-2 gets
+    RadLens's unpadded images) loses its two ends, and boxes come back in source pixels of the
+    square that was kept. RadLens cannot load MAIRA-2 itself (its processor and model are remote
+    code, ``trust_remote_code``, which RadLens never runs), so the convention serves a remote
+    server declared with ``RADLENS_REMOTE_GROUNDING=maira2`` and saved MAIRA-2 text.
 """
 
 from __future__ import annotations
@@ -115,20 +122,26 @@ def to_native(
     box: Box, convention: Convention | str, mapping: ImageMapping
 ) -> tuple[int, int, int, int]:
     """A source box as the four integers the model would write, in its order and scale."""
-    scale = SCALES[parse_convention(convention)]
-    mw, mh = mapping.model_size
-    x0, y0, x1, y1 = box_to_model(box, mapping)
+    convention = parse_convention(convention)
+    scale = SCALES[convention]
+    if convention is Convention.MAIRA2 and mapping.view is None:
+        mapping = mapping.centre_square_view()  # the square its processor keeps
     if scale.full is None:
+        mw, mh = mapping.model_size
+        x0, y0, x1, y1 = box_to_model(box, mapping)
         xs = [min(max(round(v), 0), mw) for v in (x0, x1)]
         ys = [min(max(round(v), 0), mh) for v in (y0, y1)]
-    elif scale.offset:  # bins: the cell a corner falls in
+        return (ys[0], xs[0], ys[1], xs[1]) if scale.y_first else (xs[0], ys[0], xs[1], ys[1])
+    x0, y0 = mapping.source_to_normalized(box.x0, box.y0, scale.full)
+    x1, y1 = mapping.source_to_normalized(box.x1, box.y1, scale.full)
+    if scale.offset:  # bins: the cell a corner falls in
         top = int(scale.full) - 1
-        xs = [min(max(math.floor(v / mw * scale.full), 0), top) for v in (x0, x1)]
-        ys = [min(max(math.floor(v / mh * scale.full), 0), top) for v in (y0, y1)]
+        xs = [min(max(math.floor(v), 0), top) for v in (x0, x1)]
+        ys = [min(max(math.floor(v), 0), top) for v in (y0, y1)]
     else:
         full = int(scale.full)
-        xs = [min(max(round(v / mw * full), 0), full) for v in (x0, x1)]
-        ys = [min(max(round(v / mh * full), 0), full) for v in (y0, y1)]
+        xs = [min(max(round(v), 0), full) for v in (x0, x1)]
+        ys = [min(max(round(v), 0), full) for v in (y0, y1)]
     if scale.y_first:
         return ys[0], xs[0], ys[1], xs[1]
     return xs[0], ys[0], xs[1], ys[1]

@@ -25,7 +25,9 @@ Geometry. Coordinates are pixel edges: ``x`` right in ``[0, width]``, ``y`` down
 ``[0, height]``. Corners given in the wrong order (MedGemma sometimes swaps them) are sorted,
 with a note. A box of zero width or height as written is dropped as degenerate. Boxes are
 clipped to the part of the source slice the model saw (the mapping's crop, which is the whole
-slice unless a crop was asked for): padding the model saw shows no anatomy. A box left with no
+slice unless a crop was asked for, cut to the model's own view: MAIRA-2's centre square, which
+is applied to every MAIRA-2 mapping that does not record a view yet): padding the model saw
+shows no anatomy. A box left with no
 area is dropped as outside the image.
 """
 
@@ -146,7 +148,7 @@ def _place(
         notes.append(f"{name}: corners in the wrong order, sorted")
         x0, x1 = sorted((x0, x1))
         y0, y1 = sorted((y0, y1))
-    cx0, cy0, cx1, cy1 = mapping.crop
+    cx0, cy0, cx1, cy1 = mapping.seen_region  # the crop, cut to the model's own view
     clipped = (
         float(max(x0, cx0)),
         float(max(y0, cy0)),
@@ -183,6 +185,8 @@ def _locate(
     mapping, label, problem = _pick_image(candidate, mappings, convention)
     if mapping is None:
         return f"{problem}"
+    if convention is Convention.MAIRA2 and mapping.view is None:
+        mapping = mapping.centre_square_view()  # its processor crops what it is sent
     placed = _place(candidate.values, SCALES[convention], mapping, name, notes)
     if isinstance(placed, str):
         return placed
