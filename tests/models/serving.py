@@ -37,15 +37,8 @@ SERVE_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "PYTHONPATH": str(REPO_ROOT),
 }
-# `transformers serve ...` with RadLens' image-only Qwen2.5-VL processor registered first.
-LAUNCHER = (
-    "import sys\n"
-    "from models.backends.processors import register_processors\n"
-    "register_processors()\n"
-    "from transformers.cli.transformers import main\n"
-    "sys.argv[0] = 'transformers'\n"
-    "sys.exit(main())\n"
-)
+# `transformers serve ...` with RadLens' image-only processors registered (see the file).
+LAUNCHER = Path(__file__).with_name("serve_launcher.py")
 READY_SECONDS = 90
 
 
@@ -122,7 +115,7 @@ def serve_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         for family in FAMILIES
     }
     port = free_port()
-    command = [sys.executable, "-c", LAUNCHER, "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, str(LAUNCHER), "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--device", "cpu", "--dtype", "float32"]
     log = tmp / "serve.log"
     with log.open("wb") as sink:

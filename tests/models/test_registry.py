@@ -429,7 +429,7 @@ def test_local_qwen_folder(tmp_path):
     assert (arch.layers, arch.kv_heads, arch.head_dim, arch.sliding_layers) == (2, 2, 16, 0)
     assert spec.memory_gb("nf4") < spec.memory_gb("bf16")
     # No card to read: the family's conservative default, 2D general grounding only.
-    assert spec.can is family_capabilities("qwen2_5_vl")
+    assert spec.can == family_capabilities("qwen2_5_vl")
     assert spec.can.localizes("DX")
     assert not spec.can.localizes("CT", stack=True)
 
