@@ -6,7 +6,7 @@
 ('report/ct_head', 'Brain parenchyma')
 >>> prompt = render(template, technique="CT head without contrast, 32 axial slices.")
 >>> prompt.provenance
-'report/ct_head 2026.12.1 (prompts 2026.12.1)'
+'report/ct_head 2026.12.1 (prompts 2026.12.2)'
 
 This package imports nothing from models or app, and from dicom_io only the root error
 (``dicom_io.errors.RadLensError``, which every :class:`PromptError` derives from).

@@ -37,7 +37,7 @@ from prompts.templates import (
 
 __all__ = ["PROMPTS_VERSION", "load_catalogue"]
 
-PROMPTS_VERSION = "2026.12.1"  # catalogue.json's "version" must say the same
+PROMPTS_VERSION = "2026.12.2"  # catalogue.json's "version" must say the same
 
 _VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d+$")
 _DERIVED = frozenset({"exam_name", "image_note", "anatomy_lines"})  # filled from the data

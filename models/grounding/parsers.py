@@ -36,6 +36,12 @@ __all__ = [
 ]
 
 CUT_OFF = "cut off at the end of the output"
+# Qwen2.5-VL and Qwen3-VL answer "locate ... output the point coordinates" with
+# {"point_2d": [x, y], "label": ...} (QwenLM/Qwen3-VL cookbooks/spatial_understanding.ipynb,
+# cell ad9e934f). A point is no box: it is taken out of the text and dropped with this reason,
+# never stretched into a box.
+POINT_KEYS = ("point_2d",)
+POINT = "a point (point_2d), not a box"
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,9 @@ def _walk(
     refs = _refs(value, refs)
     key = next((k for k in keys if k in value), None)
     if key is None:
+        if point := next((k for k in POINT_KEYS if k in value), None):
+            out.append(Candidate(_label(value, (point,)), None, POINT, *refs))
+            return
         for item in value.values():
             _walk(item, keys, refs, out)
         return
@@ -216,7 +225,7 @@ def extract_json(text: str, keys: tuple[str, ...]) -> Extraction:
     for reasoning first), only the boxes after the last such marker count: earlier ones are
     drafts in the reasoning and stay in the text.
     """
-    blocks = [(s, e, v) for s, e, v in json_values(text) if _has_box(v, keys)]
+    blocks = [(s, e, v) for s, e, v in json_values(text) if _has_box(v, keys + POINT_KEYS)]
     markers = [m.end() for m in _FINAL_ANSWER.finditer(text)]
     ignored = 0
     if markers and any(s >= markers[-1] for s, _, _ in blocks):

@@ -280,6 +280,9 @@ _HEDGE_TERMSET: dict[str, list[str]] = {
         "is likely",
         "is questioned",
         "is not excluded",
+        "may be present",
+        "may be seen",
+        "may be noted",
         "?",
         "versus",
         "vs",
@@ -342,6 +345,7 @@ _MORE_NEGATIONS: dict[str, list[str]] = {
 _NORMAL_PHRASES = re.compile(
     r"\b(?:unremarkable|normal|normally|within normal limits|wnl|clear|intact|patent|"
     r"preserved|maintained|symmetric|symmetrical|aerated|expanded|well[- ]expanded|"
+    r"well[- ]defined|well[- ]delineated|sharp|sharply defined|"
     r"no acute|none|nil|negative|appropriate|satisfactory|midline|stable|unchanged|"
     r"not enlarged|not dilated|not displaced|in (?:good |normal )?position|"
     r"appropriately positioned|well[- ]positioned|age[- ]appropriate|grossly normal)\b",

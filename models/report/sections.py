@@ -118,17 +118,27 @@ SECTION_VARIANTS: dict[str, tuple[str, ...]] = {
         "further evaluation",
         "recommendations and next steps",
     ),
+    # The model's caveats about its own reading, not findings: kept as notes, never probed or
+    # localized. The MedGemma quick-start answers (Google-Health/medgemma
+    # notebooks/quick_start_with_dicom.ipynb, cells h57n3PWsznxy and zauLBJo2lb_P) end with
+    # "**Important Considerations:**" and "**Disclaimer:**"; its longitudinal notebook
+    # (cxr_longitudinal_comparison_with_hugging_face.ipynb, cell 1S8x3TYZpY4X) with
+    # "**Important Considerations for Students:**".
+    "caveats": (
+        "disclaimer",
+        "important disclaimer",
+        "important note",
+        "important notes",
+        "important considerations",
+        "considerations",
+        "additional considerations",
+        "limitations",
+        "caveats",
+    ),
     "other": (
         "explanation",
         "notes",
         "note",
-        "disclaimer",
-        "important note",
-        "important considerations",
-        "considerations",
-        "limitations",
-        "caveats",
-        "important disclaimer",
         "additional notes",
         "reasoning",
     ),
@@ -152,6 +162,8 @@ def section_of(heading: str) -> str | None:
         return _BY_NAME[name]
     if name.startswith("comparison "):  # "Comparison and key takeaways": see the docstring
         return "impression"
+    if name.startswith(("important considerations ", "considerations for ", "limitations of ")):
+        return "caveats"  # "Important Considerations for Students"
     return None
 
 

@@ -25,7 +25,7 @@ Whether a finding is normal is decided later, per finding, by
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.report.sections import (
@@ -42,6 +42,7 @@ from models.report.sections import (
 __all__ = [
     "CHANGE_WORDS",
     "ParsedReport",
+    "change_from_wording",
     "clean_text",
     "parse_change",
     "parse_report_text",
@@ -70,6 +71,10 @@ _SENTENCE = re.compile(
     r"(?<=[.!?])\s+(?=[\"'(]?[A-Z0-9])"  # ". The"
     r"|(?<=[a-z]{2}[.!?])\s+(?=[a-z]{2})"  # lower-case prose: ". the"
     r"|\s+\.\s+(?=\S)"  # tokenised prose (R2Gen style): " . the"
+)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•▪◦]\s+|\d{1,2}[.)]\s+)")
+_SUMMARY_LEAD = re.compile(
+    r"^\s*(?:in summary|in conclusion|to summari[sz]e|in short)\s*[,:]\s*(?=\S)", re.IGNORECASE
 )
 _ECHO_END = re.compile(r"^.*(\[/INST\]|<\|im_start\|>assistant|\bASSISTANT:)", re.DOTALL)
 _CHANGE = re.compile(r"\[\s*(new|worse|improved|unchanged|resolved)\s*\]", re.IGNORECASE)
@@ -174,7 +179,16 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "alveol",
     ),
     "airw": ("airway", "bronch", "trachea"),
-    "pleu": ("pleur", "effusion", "pneumothora", "costophrenic", "hydropneumo", "hemothora"),
+    "pleu": (
+        "pleur",
+        "effusion",
+        "pneumothora",
+        "costophrenic",
+        "hydropneumo",
+        "hemothora",
+        "diaphragm",  # reported with the pleura (costophrenic angles and hemidiaphragms)
+        "hemidiaphragm",
+    ),
     "hear": ("heart", "cardi", "pericard", "cardiomediast", "aort"),
     "medi": ("mediastin", "hila", "hilum", "hilar", "trachea", "cardiomediast", "lymph"),
     "hila": ("hila", "hilum", "hilar", "lymph"),
@@ -322,7 +336,11 @@ def _match_heading(name: str, headings: Sequence[str]) -> str | None:
         common = len(mine & set(_stems(heading)))
         if common > overlap:
             best, overlap = heading, common
-    return best if overlap * 2 >= len(mine) else None
+    if overlap * 2 >= len(mine):
+        return best
+    # A one-word organ heading that names none of the outline's words ("Diaphragm:", as the
+    # MedGemma quick-start answer writes it): placed by the anatomy table, as a sentence is.
+    return place(key, headings) if len(mine) == 1 else None
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -357,11 +375,36 @@ def _heading(line: str, headings: Sequence[str]) -> tuple[str, str, str] | None:
     return section, name.strip(), rest.strip()
 
 
+# "**Image 1 (Left):**" / "**Image 2 (Right):**": MedGemma 1.5's longitudinal notebook answer
+# (Google-Health/medgemma cxr_longitudinal_comparison_with_hugging_face.ipynb, cell
+# 1S8x3TYZpY4X) describes each image under its own heading, the prior first as it was sent
+# (and as RadLens sends a comparison: models.tasks.prepare._prior_first).
+_IMAGE_HEAD = re.compile(
+    r"^\s*(?:#{1,6}\s*)?[*_]{0,3}\s*(?P<name>(?:image|film|radiograph|x-?ray|study|exam|cxr)"
+    r"\s*#?\s*(?P<number>[12])|(?P<word>first|second|prior|previous|earlier|current|latest|"
+    r"most recent|follow-up)\s+(?:image|film|radiograph|x-?ray|study|exam|cxr))\b[^:\n]{0,30}?"
+    r"[*_]{0,3}\s*:\s*[*_]{0,3}\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_PRIOR_WORDS = ("first", "prior", "previous", "earlier")
+
+
+def _image_heading(line: str) -> tuple[str, str, str] | None:
+    """("prior image" or "current image", heading, rest) for a per-image heading."""
+    match = _IMAGE_HEAD.match(line)
+    if not match:
+        return None
+    word = (match.group("word") or "").lower()
+    prior = match.group("number") == "1" or word in _PRIOR_WORDS
+    name = clean_heading(match.group("name"))
+    return ("prior image" if prior else "current image"), name, match.group("rest").strip()
+
+
 def _sections(text: str, headings: Sequence[str]) -> list[tuple[str, str, list[str]]]:
     blocks: list[tuple[str, str, list[str]]] = [("preamble", "", [])]
     for raw in text.replace("\r\n", "\n").split("\n"):
         for line in _split_inline(raw):
-            found = _heading(line, headings)
+            found = _image_heading(line) or _heading(line, headings)
             if found:
                 section, name, rest = found
                 blocks.append((section, name, [rest] if rest else []))
@@ -371,8 +414,9 @@ def _sections(text: str, headings: Sequence[str]) -> list[tuple[str, str, list[s
 
 
 class _Reader:
-    def __init__(self, headings: Sequence[str]) -> None:
+    def __init__(self, headings: Sequence[str], compare: bool = False) -> None:
         self.headings = list(headings)
+        self.compare = compare
         self.findings: list[tuple[str, str]] = []
         self.impression: list[str] = []
         self.recommendations: list[str] = []
@@ -402,9 +446,14 @@ class _Reader:
         self.notes.append(f"{why} kept under Other: {text[:60]}")
 
     def prose(self, text: str, under: str | None = None) -> None:
-        """Sentences of a paragraph, each placed by anatomy (or under ``under``)."""
+        """Sentences of a paragraph, each placed by anatomy (or under ``under``); a summary
+        sentence ("In summary, the chest X-ray is normal.", as MedGemma's quick-start answers
+        close their findings) goes to the Impression."""
         for sentence in split_sentences(text):
-            if is_recommendation(sentence):
+            if summary := _SUMMARY_LEAD.match(sentence):
+                rest = sentence[summary.end() :]
+                self.impression.append(rest[:1].upper() + rest[1:])
+            elif is_recommendation(sentence):
                 self.recommendations.append(sentence)
             elif is_disclaimer(sentence):
                 self.disclaimers.append(sentence)
@@ -492,31 +541,62 @@ class _Reader:
                 self.other(kept, "text before the first heading")
 
     def block(self, section: str, name: str, lines: list[str]) -> None:
-        if section == "findings":
+        if section == "prior image" and self.compare:  # what the prior showed: Comparison
+            kept = [t for t in (self.keep(raw) for raw in lines) if t]
+            if kept:
+                self.comparison.append(f"Prior image: {' '.join(kept)}")
+        elif section in ("findings", "prior image", "current image"):
             self.findings_block(lines)
         elif section == "impression":
             self.impression_block(lines)
+        elif section == "caveats":
+            self.caveats_block(lines)
         else:
-            for raw in lines:
-                text = self.keep(raw)
-                if not text:
-                    continue
-                if section == "recommendations":
-                    self.recommendations.append(text)
-                elif section == "technique":
-                    self.technique.append(text)
-                elif section == "comparison":
-                    self.comparison.append(text)
-                elif section == "indication":  # RadLens takes the indication from the user
-                    self.notes.append(f"the model's indication kept as a note: {text}")
-                else:  # "other": an explanation, notes, an unknown Markdown heading
-                    for sentence in split_sentences(text):
-                        if is_disclaimer(sentence):
-                            self.disclaimers.append(sentence)
-                        elif is_recommendation(sentence):
-                            self.recommendations.append(sentence)
-                        else:
-                            self.other(sentence, f"text under {name!r}")
+            self.plain_block(section, name, lines)
+
+    def plain_block(self, section: str, name: str, lines: list[str]) -> None:
+        lists = {
+            "recommendations": self.recommendations,
+            "technique": self.technique,
+            "comparison": self.comparison,
+        }
+        for raw in lines:
+            text = self.keep(raw)
+            if not text:
+                continue
+            if section in lists:
+                lists[section].append(text)
+            elif section == "indication":  # RadLens takes the indication from the user
+                self.notes.append(f"the model's indication kept as a note: {text}")
+            else:  # "other": an explanation, notes, an unknown Markdown heading
+                self.sentences(text, lambda t: self.other(t, f"text under {name!r}"))
+
+    def caveats_block(self, lines: list[str]) -> None:
+        """The model's caveats about its reading, not the patient (see models.report.sections):
+        notes; a plain paragraph after the caveat list is read as prose again."""
+        listed = False
+        for raw in lines:
+            text = self.keep(raw)
+            if not text:
+                continue
+            item = bool(_LIST_ITEM.match(raw))
+            if listed and not item:
+                self.prose(text)
+                continue
+            listed = listed or item
+            self.sentences(
+                text, lambda t: self.notes.append(f"the model's caveat kept as a note: {t}")
+            )
+
+    def sentences(self, text: str, rest: Callable[[str], None]) -> None:
+        """Disclaimers and recommendations to their places; every other sentence to ``rest``."""
+        for sentence in split_sentences(text):
+            if is_disclaimer(sentence):
+                self.disclaimers.append(sentence)
+            elif is_recommendation(sentence):
+                self.recommendations.append(sentence)
+            else:
+                rest(sentence)
 
     def finish(self, seen: set[str]) -> ParsedReport:
         if self.dropped:
@@ -545,6 +625,8 @@ class _Reader:
 
     def read(self, blocks: list[tuple[str, str, list[str]]]) -> ParsedReport:
         seen = {section for section, _, _ in blocks if section != "preamble"}
+        if "current image" in seen or ("prior image" in seen and not self.compare):
+            seen.add("findings")  # per-image headings hold the findings
         for section, name, lines in blocks:
             if section == "preamble":
                 self.preamble(lines, "findings" in seen)
@@ -553,10 +635,13 @@ class _Reader:
         return self.finish(seen)
 
 
-def parse_report_text(text: str, headings: Sequence[str]) -> ParsedReport:
+def parse_report_text(
+    text: str, headings: Sequence[str], *, compare: bool = False
+) -> ParsedReport:
     """Split ``text`` into Technique, Comparison, Findings (by ``headings``), Impression and
-    Recommendations; what fits none is kept under "Other" with a note."""
-    reader = _Reader(headings)
+    Recommendations; what fits none is kept under "Other" with a note. ``compare``: the text
+    answers a comparison, whose first image is the prior (its description goes to Comparison)."""
+    reader = _Reader(headings, compare)
     echoed = _ECHO_END.search(text)
     if echoed:  # LLaVA-style "[INST] <the prompt> [/INST] <the answer>": the prompt is dropped
         prompt = text[: echoed.end()]
@@ -571,8 +656,46 @@ def parse_change(text: str) -> tuple[str, str | None]:
     matches = list(_CHANGE.finditer(text))
     if not matches:
         return text.strip(), None
-    cleaned = _CHANGE.sub("", text).strip().rstrip(",;").strip()
+    cleaned = _CHANGE.sub("", text)
+    cleaned = re.sub(r"\s+([.,;:!?])", r"\1", cleaned)  # "effusion [improved]." -> "effusion."
+    cleaned = re.sub(r"\s{2,}", " ", cleaned).strip().rstrip(",;").strip()
     return cleaned, matches[-1].group(1).lower()
+
+
+# Change words, when a comparison finding carries no [tag]: real longitudinal answers say "more
+# pronounced opacity throughout both lungs" (MedGemma 1.5's longitudinal notebook, cell
+# 1S8x3TYZpY4X), not "[worse]". MS-CXR-T, on which MedGemma 1.5's card reports comparison
+# accuracy, grades change as improved / stable / worsened. Read only when exactly one kind of
+# change is named, and never through a negation ("no new", "not increased").
+_CHANGE_WORDING: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (change, re.compile(pattern, re.IGNORECASE))
+    for change, pattern in (
+        ("new", r"\b(?:new(?:ly)?|interval (?:development|appearance))\b"),
+        (
+            "worse",
+            r"\b(?:increas\w*|worsen\w*|progress\w*|enlarg(?:ed|ing)|larger|"
+            r"more (?:pronounced|extensive|prominent|widespread|dense|diffuse))\b",
+        ),
+        (
+            "improved",
+            r"\b(?:decreas\w*|improv\w*|regress\w*|smaller|less (?:pronounced|extensive|"
+            r"prominent|widespread|dense)|partial(?:ly)? resol\w*)\b",
+        ),
+        ("unchanged", r"\b(?:unchanged|stable|no (?:interval |significant )?change|similar)\b"),
+        ("resolved", r"\b(?:(?<!partially )resolved|(?<!partial )resolution)\b"),
+    )
+)
+_NEGATED_CHANGE = re.compile(
+    r"\b(?:no|not|without)\s+(?:\w+\s+)?(?:new|increas|worsen|enlarg)", re.I
+)
+
+
+def change_from_wording(text: str) -> str | None:
+    """The one kind of change ``text`` names in words ("increased", "stable"...), or None."""
+    if _NEGATED_CHANGE.search(text):
+        return None
+    named = [change for change, pattern in _CHANGE_WORDING if pattern.search(text)]
+    return named[0] if len(named) == 1 else None
 
 
 def parse_yes_no(text: str) -> bool | None:

@@ -135,6 +135,8 @@ def answer_from_text(
 def _no_answer(read: ModelText) -> str:
     if read.reasoning.trace and not read.reasoning.finished:
         return "Unable to assess: the model's reasoning was cut off before it gave an answer."
+    if read.dropped:
+        return "Unable to assess: the model wrote only boxes that could not be used (see dropped)."
     return ""
 
 

@@ -22,7 +22,12 @@ from models.grounding.placement import parse_boxes
 from models.inputs.model_inputs import InputOptions
 from models.registry.spec import ModelSpec
 from models.report.draft import Finding, FindingStatus, Report, StudyRef
-from models.report.text import ParsedReport, parse_change, parse_report_text
+from models.report.text import (
+    ParsedReport,
+    change_from_wording,
+    parse_change,
+    parse_report_text,
+)
 from models.tasks.ask import localization_note, run
 from models.tasks.decoding import ANSWER_BUDGETS, default_settings
 from models.tasks.examples import Example, select_examples
@@ -41,6 +46,7 @@ __all__ = [
 
 MAX_GROUNDED_FINDINGS = 8
 UNABLE_TEXT = "Unable to assess: the model's output could not be read as a report."
+WORDED_CHANGE = "change read from the wording: the model wrote no [tag]"
 
 
 def _study_ref(series: Series, prepared: Prepared, study_key: str = "") -> StudyRef:
@@ -59,10 +65,13 @@ def _findings(
     parsed: ParsedReport, compare: bool
 ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
     def make(section: str, text: str) -> Finding:
-        change = None
+        change: str | None = None
+        flags: tuple[str, ...] = ()
         if compare:
             text, change = parse_change(text)
-        return Finding(section=section, text=text, change=change)
+            if change is None and (change := change_from_wording(text)) is not None:
+                flags = (WORDED_CHANGE,)
+        return Finding(section=section, text=text, change=change, flags=flags)
 
     findings = tuple(make(h, t) for h, t in parsed.findings)
     impression = tuple(make("Impression", t) for t in parsed.impression)
@@ -90,7 +99,7 @@ def from_text(
     # The trace out and box markup (a fenced JSON list, MedRegA/MAIRA-2 tags) read as boxes
     # before the sections are found, so no "Impression: ```json" line is left (h2-boxes).
     read = read_model_text(prepared, raw)
-    parsed = parse_report_text(read.text, template.findings_sections)
+    parsed = parse_report_text(read.text, template.findings_sections, compare=comparing)
     findings, impression = _findings(parsed, compare=comparing)
     box_notes: tuple[str, ...] = ()
     if read.boxes and (withheld := localization_note(prepared.spec, series)):
@@ -115,7 +124,8 @@ def from_text(
         raw=raw,
         settings=settings,
         seconds=seconds,
-        comparison=prepared.prior_technique or parsed.comparison,
+        # The prior's technique line, then what the model said of the prior (both kept).
+        comparison=" ".join(t for t in (prepared.prior_technique, parsed.comparison) if t),
         notes=(*parsed.notes, *box_notes),
         recommendations=tuple(Finding("Recommendations", t) for t in parsed.recommendations),
     )

@@ -60,14 +60,14 @@ class Server:
         pytest.fail(f"transformers serve {what}:\n{tail}")
 
 
-def _servable_folder(family: str, folder: Path, tmp: Path) -> Path:
-    if family != "qwen2_5_vl":
-        return folder
-    copy = tmp / "tiny-qwen2_5_vl-serve"
+def servable_copy(folder: Path, tmp: Path) -> Path:
+    """A copy of a Qwen checkpoint whose preprocessor_config.json names no processor class, so
+    AutoProcessor picks the image-only class RadLens registers (a named class would win)."""
+    copy = tmp / f"{folder.name}-serve"
     shutil.copytree(folder, copy)
     config_path = copy / "preprocessor_config.json"
     config = json.loads(config_path.read_text())
-    del config["processor_class"]  # let AutoProcessor pick the registered image-only class
+    del config["processor_class"]
     config_path.write_text(json.dumps(config))
     return copy
 
@@ -105,15 +105,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def serve_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Start the server, yield it, stop it (use from a session-scoped fixture)."""
-    if importlib.util.find_spec("openai") is None:
-        pytest.skip("transformers serve needs the openai package: pip install -e '.[test]'")
-    tmp = tmp_path_factory.mktemp("serve")
-    folders = {
-        family: _servable_folder(family, tiny_checkpoint(family, tmp_path_factory), tmp)
-        for family in FAMILIES
-    }
+def serve(folders: dict[str, Path], tmp: Path) -> Iterator[Server]:
+    """Start ``transformers serve`` on a free port with ``folders`` loaded, yield it, stop it."""
     port = free_port()
     command = [sys.executable, str(LAUNCHER), "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--device", "cpu", "--dtype", "float32"]
@@ -133,3 +126,18 @@ def serve_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield served
     finally:
         _stop(process)
+
+
+def skip_without_openai() -> None:
+    if importlib.util.find_spec("openai") is None:
+        pytest.skip("transformers serve needs the openai package: pip install -e '.[test]'")
+
+
+def serve_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Start the server with both tiny checkpoints, yield it, stop it (use from a
+    session-scoped fixture)."""
+    skip_without_openai()
+    tmp = tmp_path_factory.mktemp("serve")
+    folders = {family: tiny_checkpoint(family, tmp_path_factory) for family in FAMILIES}
+    folders["qwen2_5_vl"] = servable_copy(folders["qwen2_5_vl"], tmp)
+    yield from serve(folders, tmp)

@@ -22,12 +22,8 @@ models/grounding/conventions.py):
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,7 +60,6 @@ from tests.files import REPO
 from tests.models import serving
 from tests.models.serving import Server
 from tests.models.tiny import tiny_checkpoint
-from tests.network import free_port
 
 DEMO_CXR = REPO / "assets" / "demo" / "chest_pa_cr.dcm"  # 1841 wide x 1955 high
 DEMO_MR = REPO / "assets" / "demo" / "brain_mni152_t1.nii.gz"
@@ -456,34 +451,9 @@ def qwen3_server(tmp_path_factory: pytest.TempPathFactory, tiny_qwen3: Path) -> 
     """A real ``transformers serve`` of the tiny Qwen3-VL, launched as tests/models/serving.py
     launches the session's server (RadLens' image-only processor registered first, so the
     served copy's preprocessor_config.json names no processor class)."""
-    if importlib.util.find_spec("openai") is None:
-        pytest.skip("transformers serve needs the openai package: pip install -e '.[test]'")
+    serving.skip_without_openai()
     tmp = tmp_path_factory.mktemp("serve-qwen3")
-    folder = tmp / "tiny-qwen3_vl-serve"
-    shutil.copytree(tiny_qwen3, folder)
-    config_path = folder / "preprocessor_config.json"
-    config = json.loads(config_path.read_text())
-    del config["processor_class"]  # a named class wins over AutoProcessor's registry
-    config_path.write_text(json.dumps(config))
-    port = free_port()
-    command = [sys.executable, "-c", serving.LAUNCHER, "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--device", "cpu", "--dtype", "float32"]
-    log = tmp / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            cwd=serving.REPO_ROOT,
-            env={**os.environ, **serving.SERVE_ENV},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    served = Server(f"http://127.0.0.1:{port}", {"qwen3_vl": folder}, process, log)
-    try:
-        serving._wait_ready(served)
-        serving._preload(served)
-        yield served
-    finally:
-        serving._stop(process)
+    yield from serving.serve({"qwen3_vl": serving.servable_copy(tiny_qwen3, tmp)}, tmp)
 
 
 @pytest.mark.timeout(120)

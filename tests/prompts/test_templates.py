@@ -40,7 +40,7 @@ BODY_PARTS = [
     "ANKLE", "WRIST", "ELBOW", "JOINT", "BREAST", "NECK", "EXTREMITY", "", "UNKNOWN", "chest pa",
 ]  # fmt: skip
 VIEWS = ["PA", "AP", "LATERAL", "LL", "RL", "Lateral", "", "OBLIQUE"]
-BOX_FORMATS = ["gemma_box_2d", "qwen_abs", "qwen_norm_1000", "medrega"]
+BOX_FORMATS = ["gemma_box_2d", "qwen_abs", "qwen_norm_1000", "medrega", "maira2"]
 
 
 def fill(template: Template) -> dict[str, str]:
@@ -155,8 +155,12 @@ def test_every_combination_renders_with_all_fields(task: str, box_format: str) -
 def test_unknown_task_or_box_format_is_refused() -> None:
     with pytest.raises(PromptError, match=r"Unknown task 'summary'; use one of ask, check_"):
         select_template("summary", "CT", box_format="gemma_box_2d")
-    with pytest.raises(PromptError, match=r"Unknown box format 'maira2'.*gemma_box_2d"):
-        select_template("grounding", "CR", "CHEST", box_format="maira2")
+    with pytest.raises(PromptError, match=r"Unknown box format 'paligemma_loc'.*gemma_box_2d"):
+        select_template("grounding", "CR", "CHEST", box_format="paligemma_loc")
+    # MAIRA-2's markup has a format of its own (a remote server declared with
+    # RADLENS_REMOTE_GROUNDING=maira2 gets prompts that describe it).
+    maira2 = select_template("grounding", "CR", "CHEST", box_format="maira2")
+    assert "<obj>" in render(maira2, target="left pleural effusion").user
     with pytest.raises(TypeError, match="box_format"):  # prompts knows no family's default
         select_template("report", "CT", family="gemma3")
     assert issubclass(PromptError, ValueError)
@@ -326,13 +330,13 @@ def test_language_defaults_to_english_and_can_be_set() -> None:
 
 def test_versions_travel_with_every_prompt() -> None:
     catalogue = load_catalogue()
-    assert catalogue.version == PROMPTS_VERSION == "2026.12.1"
+    assert catalogue.version == PROMPTS_VERSION == "2026.12.2"
     template = select_template("grounding", "CT", "CHEST", box_format="qwen_abs")
     prompt = render(template, target="trachea")
     assert prompt == RenderedPrompt(
-        prompt.system, prompt.user, "grounding/ct_chest", "2026.12.1", "2026.12.1"
+        prompt.system, prompt.user, "grounding/ct_chest", "2026.12.1", "2026.12.2"
     )
-    assert prompt.provenance == "grounding/ct_chest 2026.12.1 (prompts 2026.12.1)"
+    assert prompt.provenance == "grounding/ct_chest 2026.12.1 (prompts 2026.12.2)"
     for task in TASKS:
         prompt = render(
             t := select_template(task, "DX", "CHEST", box_format="gemma_box_2d"), **fill(t)
@@ -347,7 +351,7 @@ def test_every_version_in_the_data_is_at_most_the_catalogues() -> None:
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DATA.glob("*.json"))]
     entries = [e for d in docs for e in d.get("exams", []) + d.get("templates", [])]
     entries += [b for d in docs for b in d.get("box_formats", {}).values()]
-    assert len(entries) == 13 + 8 + 4
+    assert len(entries) == 13 + 8 + 5
     assert all([int(p) for p in e["version"].split(".")] <= key for e in entries)
 
 
@@ -443,7 +447,7 @@ def test_packaged_catalogue_is_read_once_and_complete() -> None:
         "grounding_medgemma_1_5", "report",
     ]  # fmt: skip
     assert sorted(catalogue.box_formats) == [
-        "gemma_box_2d", "medrega", "qwen_abs", "qwen_norm_1000",
+        "gemma_box_2d", "maira2", "medrega", "qwen_abs", "qwen_norm_1000",
     ]  # fmt: skip
     assert "families" not in json.loads((DATA / "catalogue.json").read_text(encoding="utf-8"))
 
@@ -477,8 +481,8 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     (
         "catalogue-version",
         "catalogue.json",
-        lambda d: d.update(version="2026.12.2"),
-        r"version 2026\.12\.2 differs from PROMPTS_VERSION 2026\.12\.1",
+        lambda d: d.update(version="2026.12.3"),
+        r"version 2026\.12\.3 differs from PROMPTS_VERSION 2026\.12\.2",
     ),
     (
         "newer-template",
