@@ -26,6 +26,25 @@ with the right study key and task.
 ``--model tiny-gemma3`` (the default) builds the tiny random-weight Gemma3 of
 ``tests/models/tiny.py`` in the temporary folder and runs it in fp32 on the CPU: its latency is
 RadLens' and Gradio's plumbing and the queue, not a real model's speed.
+
+``--remote``: requests in flight against a real OpenAI-compatible server (issue: remote engines
+batch concurrent requests). The same batch, ``radlens report <folder> --model remote`` over
+``--studies`` copies of the demo radiograph, runs twice in one process, first with
+``--concurrency 1`` and then with ``--concurrency N`` (``--in-flight``, default 8), and prints
+studies and generations per minute for each and their ratio, with the most generations that
+were in flight at once. Without ``--url`` it starts ``transformers serve`` on 127.0.0.1 with the
+tiny Gemma3 (tests/models/serving.py); ``--url`` with ``--served-model`` and ``--family`` points
+at a running vLLM or SGLang instead:
+
+    python bench/load.py --remote                      # transformers serve, tiny Gemma3, CPU
+    python bench/load.py --remote --url http://127.0.0.1:8000/v1 \
+        --served-model google/medgemma-1.5-4b-it --family gemma3 --studies 32 --in-flight 16
+
+transformers serve runs continuous batching for text-only models alone ("Only LLMs support
+continuous batching", transformers/cli/serving/utils.py ``use_continuous_batching``): an image
+model generates one request after another, so against it the ratio shows what overlapping the
+rest of the work gains, not batching. The target (at least 4x with 8 in flight) is for a server
+that batches (vLLM, SGLang).
 """
 
 from __future__ import annotations
@@ -64,7 +83,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="default: cpu for tiny, else the GPU")
     parser.add_argument("--size", type=int, default=32, help="CT rows = columns of study 0")
     parser.add_argument("--workdir", default=None, help="where the temporary folder goes")
+    remote = parser.add_argument_group("--remote: requests in flight against a server")
+    remote.add_argument("--remote", action="store_true", help="measure 1 vs N in flight")
+    remote.add_argument("--in-flight", type=int, default=8, help="N (8)")
+    remote.add_argument("--studies", type=int, default=16, help="studies in the batch (16)")
+    remote.add_argument("--url", default=None, help="a running server (default: start one)")
+    remote.add_argument("--served-model", default=None, help="with --url: its model name")
+    remote.add_argument("--family", default="gemma3", help="with --url: RADLENS_REMOTE_FAMILY")
     args = parser.parse_args(argv)
+    if args.remote and (args.in_flight < 2 or args.studies < args.in_flight):
+        parser.error("--remote needs --in-flight >= 2 and --studies >= --in-flight")
     if args.clients < 1 or args.requests_per_client < 1 or args.max_new_tokens < 1:
         parser.error("--clients, --requests-per-client and --max-new-tokens must be >= 1")
     if args.model != TINY and not Path(args.model).is_dir():
@@ -154,15 +182,113 @@ def run(args: argparse.Namespace, work: Path) -> int:
     return 1 if failed else 0
 
 
+def _batch_once(folder: Path, out: Path, in_flight: int, max_new_tokens: int) -> float:
+    """``radlens report`` over ``folder`` with ``in_flight`` studies at once: its wall time."""
+    import contextlib
+    import io
+
+    from app.cli import main as radlens
+
+    command = ["report", str(folder), "--model", "remote", "--out", str(out)]
+    command += ["--format", ".json", "--concurrency", str(in_flight)]
+    command += ["--max-new-tokens", str(max_new_tokens)]
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = radlens(command)
+    wall = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"radlens report exited {code}:\n{printed.getvalue()}")
+    return wall
+
+
+def run_remote(args: argparse.Namespace, work: Path) -> int:
+    """1 vs N requests in flight through ``radlens report`` against one server."""
+    import contextlib
+    import shutil
+
+    import models.backends.engine as engine
+    from app.server import DEMO_STUDY
+    from tests.app.clients import GenerationCounter
+
+    os.environ["RADLENS_AUDIT_LOG"] = str(work / "audit.jsonl")
+    folder = work / "studies"
+    for index in range(args.studies):
+        (folder / f"study{index:03d}").mkdir(parents=True)
+        shutil.copyfile(DEMO_STUDY, folder / f"study{index:03d}" / DEMO_STUDY.name)
+    with contextlib.ExitStack() as stack:
+        if args.url:
+            url, served, family = args.url, args.served_model, args.family
+            what = f"{url} ({served or 'its first model'}, family {family})"
+        else:
+            from tests.models import serving
+            from tests.models.tiny import TINY_BUILDERS
+
+            tiny = TINY_BUILDERS["gemma3"](work / TINY)
+            serve = contextlib.contextmanager(serving.serve)
+            server = stack.enter_context(serve({"gemma3": tiny}, work))
+            url, served, family = f"{server.url}/v1", str(tiny), "gemma3"
+            what = f"transformers serve on 127.0.0.1 (tiny Gemma3, CPU, {served})"
+        os.environ.update(RADLENS_REMOTE_URL=url, RADLENS_REMOTE_FAMILY=family)
+        if served:
+            os.environ["RADLENS_REMOTE_MODEL"] = served
+        print(f"server: {what}")
+        counters = {}
+        opened = engine.open_backend
+        try:
+            _batch_once(folder, work / "warm-up", 1, args.max_new_tokens)  # not counted
+            for in_flight in (1, args.in_flight):
+                counter = GenerationCounter()
+                engine.open_backend = counter.wrap(opened)
+                wall = _batch_once(
+                    folder, work / f"out-{in_flight}", in_flight, args.max_new_tokens
+                )
+                counters[in_flight] = (counter, wall)
+        finally:
+            engine.open_backend = opened
+    rates = {}
+    print(
+        f"{'in flight':>9}  {'studies':>7}  {'generations':>11}  {'wall s':>7}  "
+        f"{'studies/min':>11}  {'requests/min':>12}  {'most at once':>12}"
+    )
+    for in_flight, (counter, wall) in counters.items():
+        rates[in_flight] = counter.started / wall * 60
+        print(
+            f"{in_flight:>9}  {args.studies:>7}  {counter.started:>11}  {wall:>7.2f}  "
+            f"{args.studies / wall * 60:>11.1f}  {rates[in_flight]:>12.1f}  {counter.peak:>12}"
+        )
+    ratio = rates[args.in_flight] / rates[1]
+    print(
+        f"requests/minute at {args.in_flight} in flight / at 1: {ratio:.2f}x "
+        f"(target >= 4x where the server batches)"
+    )
+    failed = []
+    if counters[args.in_flight][0].peak < 2:
+        failed.append(f"at most {counters[args.in_flight][0].peak} request(s) were in flight")
+    if counters[1][0].peak != 1:
+        failed.append(f"{counters[1][0].peak} requests in flight with --concurrency 1")
+    for line in failed:
+        print(f"FAIL {line}")
+    print(f"checks: {'FAIL' if failed else 'PASS'} (1 in flight, then several)")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.remote:
+        what = (
+            f"radlens report batches of {args.studies} studies at 1 and {args.in_flight} in flight"
+        )
+    else:
+        what = (
+            f"model {args.model} ({args.precision or 'auto'}, {args.device or 'default device'}); "
+            f"{args.clients} clients x {args.requests_per_client} calls"
+        )
     print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; model {args.model} "
-        f"({args.precision or 'auto'}, {args.device or 'default device'}); {args.clients} "
-        f"clients x {args.requests_per_client} calls, max_new_tokens {args.max_new_tokens}"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {what}, max_new_tokens "
+        f"{args.max_new_tokens}"
     )
     with tempfile.TemporaryDirectory(prefix="radlens-load-", dir=args.workdir) as tmp:
-        return run(args, Path(tmp))
+        return (run_remote if args.remote else run)(args, Path(tmp))
 
 
 if __name__ == "__main__":

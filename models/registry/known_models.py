@@ -46,7 +46,7 @@ from models.registry.capabilities import (
 from models.registry.memory import Architecture
 from models.registry.spec import ModelSpec
 
-__all__ = ["KNOWN_SPECS"]
+__all__ = ["KNOWN_SPECS", "MAIRA2_CAPABILITIES"]
 
 # Counted from each config.json on the meta device (transformers 5.24); totals match the hub's
 # 4.30 B, 8.29 B and 3.75 B. Gemma3 4B: 29 of 34 layers use a 1024-token sliding window.
@@ -162,6 +162,26 @@ _QWEN3_VL_NOTES = (
 )
 
 # Capabilities, each from its card (the section named) or the maker's code.
+_MAIRA2_CARD = "https://huggingface.co/microsoft/maira-2"
+# A server declared to write MAIRA-2's markup (RADLENS_REMOTE_GROUNDING=maira2) is taken for
+# MAIRA-2, whose card documents one thing: grounded or plain reports on chest radiographs (the
+# current frontal image, with the lateral and the prior frontal when given). Its boxes are
+# therefore read on chest radiographs and withheld elsewhere, as for any entry.
+MAIRA2_CAPABILITIES = Capabilities(
+    report=CHEST_RADIOGRAPH,
+    vqa=CHEST_RADIOGRAPH,  # its phrase grounding ("where is ...?"); not trained for open questions
+    localization=CHEST_RADIOGRAPH,
+    localization_body_parts=frozenset({"CHEST"}),
+    localization_scope="findings on frontal chest radiographs (grounded reporting)",
+    longitudinal=CHEST_RADIOGRAPH,
+    sources=(
+        (Capability.REPORT, f"{_MAIRA2_CARD}: grounded or non-grounded reports from chest X-rays"),
+        (Capability.LOCALIZATION, f"{_MAIRA2_CARD}: grounded reporting and phrase grounding"),
+        (Capability.LONGITUDINAL, f"{_MAIRA2_CARD}: inputs include the prior frontal image"),
+    ),
+)
+
+
 _MEDGEMMA_1_5_CARD = "https://huggingface.co/google/medgemma-1.5-4b-it"
 _MEDGEMMA_1_CARD = "https://huggingface.co/google/medgemma-4b-it"
 _MEDGEMMA_1_5 = Capabilities(

@@ -43,7 +43,7 @@ from urllib.parse import urlparse
 from dicom_io.errors import InvalidArgumentError
 from models.families import Family
 from models.families.lookup import ADAPTERS, adapter
-from models.registry.capabilities import CHEST_RADIOGRAPH, Capabilities, Capability
+from models.registry.known_models import MAIRA2_CAPABILITIES
 from models.registry.spec import CONVENTION_NAME, ModelSpec
 
 __all__ = [
@@ -167,26 +167,6 @@ def remote_settings(environ: Mapping[str, str] | None = None) -> RemoteSettings:
     )
 
 
-_MAIRA2_CARD = "https://huggingface.co/microsoft/maira-2"
-# A server declared to write MAIRA-2's markup (RADLENS_REMOTE_GROUNDING=maira2) is taken for
-# MAIRA-2, whose card documents one thing: grounded or plain reports on chest radiographs (the
-# current frontal image, with the lateral and the prior frontal when given). Its boxes are
-# therefore read on chest radiographs and withheld elsewhere, as for any entry.
-_MAIRA2 = Capabilities(
-    report=CHEST_RADIOGRAPH,
-    vqa=CHEST_RADIOGRAPH,  # its phrase grounding ("where is ...?"); not trained for open questions
-    localization=CHEST_RADIOGRAPH,
-    localization_body_parts=frozenset({"CHEST"}),
-    localization_scope="findings on frontal chest radiographs (grounded reporting)",
-    longitudinal=CHEST_RADIOGRAPH,
-    sources=(
-        (Capability.REPORT, f"{_MAIRA2_CARD}: grounded or non-grounded reports from chest X-rays"),
-        (Capability.LOCALIZATION, f"{_MAIRA2_CARD}: grounded reporting and phrase grounding"),
-        (Capability.LONGITUDINAL, f"{_MAIRA2_CARD}: inputs include the prior frontal image"),
-    ),
-)
-
-
 def remote_spec(environ: Mapping[str, str] | None) -> ModelSpec:
     """The ``remote`` entry: the declared family's recipe, sent to the server's URL."""
     settings = remote_settings(environ)
@@ -209,7 +189,7 @@ def remote_spec(environ: Mapping[str, str] | None) -> ModelSpec:
         gated=False,
         card_url="",
         max_pixels=settings.max_pixels,
-        capabilities=_MAIRA2 if settings.convention == "maira2" else None,
+        capabilities=MAIRA2_CAPABILITIES if settings.convention == "maira2" else None,
         notes=(
             f"Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, transformers "
             f"serve), {declared}, up to {settings.concurrency} requests at once: "

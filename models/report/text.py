@@ -512,13 +512,7 @@ class _Reader:
                 self.impression[-1] = f"{self.impression[-1]} {text}"
                 continue
             kept: list[str] = []  # one item per line; its disclaimer and advice go elsewhere
-            for sentence in split_sentences(text):
-                if is_disclaimer(sentence):
-                    self.disclaimers.append(sentence)
-                elif is_recommendation(sentence):
-                    self.recommendations.append(sentence)
-                else:
-                    kept.append(sentence)
+            self.sentences(text, kept.append)
             if kept:
                 self.impression.append(" ".join(kept))
 
