@@ -151,7 +151,15 @@ def test_report_case(case, studies, model_env, tmp_path, capsys):
         assert _contains(text, report["notes"]), (cid, text, report["notes"])
     unable = any(f["status"] == "unable_to_assess" for f in report["findings"])
     assert unable is expect["unable"], cid
-    _clean(cid, [f["text"] for f in report["findings"]] + impression + recommendations)
+    texts = [f["text"] for f in report["findings"]] + impression + recommendations
+    for text in expect.get("excluded", []):  # a reasoning trace, box markup: never clinical text
+        assert not _contains(text, texts), (cid, text, texts)
+    _clean(cid, texts)
+    # each box on the finding it belongs to: [finding text, label, slice, corners]
+    placed = [(f["text"], b) for f in report["findings"] + report["impression"] for b in f["boxes"]]
+    wanted = expect.get("boxes", [])
+    assert [t for t, _ in placed] == [w[0] for w in wanted], (cid, placed)
+    _boxes(cid, [b for _, b in placed], [w[1:] for w in wanted])
 
 
 # ---------------------------------------------------------------------------- questions, boxes
