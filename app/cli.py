@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.commands_common import add_device_arguments, load_series
+from app.commands_common import STUDY_HELP, add_device_arguments, load_series
 from app.commands_models import add_parsers as add_models_parsers
 from app.commands_report import add_parsers as add_report_parsers
 from app.commands_tasks import add_parsers as add_task_parsers
@@ -35,11 +35,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from dicom_io.loader import load_study
-    from dicom_io.summary import study_summary, summary_text
+    from dicom_io.loader import load_studies, study_number
+    from dicom_io.summary import studies_summary, studies_text, study_summary, summary_text
 
-    study = load_study(args.path)
-    summary = study_summary(study)
+    studies = load_studies(args.path)
+    if len(studies) > 1 and args.study is None:  # list them, so one can be chosen
+        listed = studies_summary(studies)
+        print(json.dumps(listed, indent=2) if args.json else studies_text(listed))
+        return EXIT_OK
+    summary = study_summary(study_number(studies, args.study))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -54,7 +58,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from dicom_io.display.render import render_slice
     from dicom_io.loader import load_study
 
-    series = load_series(load_study(args.path), args.series)
+    series = load_series(load_study(args.path, study=args.study), args.series)
     plane = Plane(args.plane) if args.plane else Plane.ACQUIRED
     count = plane_size(series.volume, plane)
     index = count // 2 if args.slice is None else args.slice
@@ -102,10 +106,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe the series of a study")
     p.add_argument("path", help="DICOM file, folder or .zip, NIfTI file, or PNG/JPEG image")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--study", type=int, help=STUDY_HELP)
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("render", help="render one slice exactly as the viewer shows it")
     p.add_argument("path")
+    p.add_argument("--study", type=int, help=STUDY_HELP)
     p.add_argument("--series", type=int, help="series number as listed by info (1-based)")
     p.add_argument("--slice", type=int, help="slice index (0-based; default: the middle)")
     p.add_argument("--plane", choices=["acquired", "axial", "coronal", "sagittal"])

@@ -30,9 +30,13 @@ __all__ = [
 ]
 
 
+STUDY_HELP = "study number as listed by info, for an input holding several (1-based)"
+
+
 def add_study_arguments(p: argparse.ArgumentParser) -> None:
     """``--model``, ``--series`` and how the study is sent (mode, slices, window, language)."""
     p.add_argument("--model", default=None, help="model id, hub id or local folder")
+    p.add_argument("--study", type=int, help=STUDY_HELP)
     p.add_argument("--series", type=int, help="series number as listed by info (1-based)")
     p.add_argument(
         "--mode",

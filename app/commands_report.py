@@ -58,7 +58,7 @@ def _one(args: argparse.Namespace, study_path: Path, out: Path, backend: Any, sp
     from models.tasks.prepare import prepare
     from models.tasks.report import draft_report, from_text
 
-    study = load_study(study_path)
+    study = load_study(study_path, study=args.study)
     series = shared.load_series(study, args.series)
     options, settings = shared.input_options(args), shared.generation_settings(args)
     common = {"indication": args.indication or "", "language": args.language}

@@ -27,7 +27,7 @@ def _load_with_study(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from dicom_io.loader import load_study
 
     spec = shared.model_spec(args)
-    study = load_study(args.path)
+    study = load_study(args.path, study=args.study)
     return study, shared.load_series(study, args.series), spec, shared.input_options(args)
 
 

@@ -27,6 +27,7 @@ from dicom_io.display.planes import Plane, plane_axes, plane_size, slice_positio
 from dicom_io.display.render import render_slice, value_at
 from dicom_io.errors import RadLensError
 from dicom_io.study import Series, Study
+from dicom_io.summary import studies_summary, studies_text
 from dicom_io.windowing import PRESETS
 from models.grounding.box import Box
 
@@ -34,6 +35,7 @@ __all__ = [
     "PLANES",
     "WINDOW_CHOICES",
     "Marks",
+    "chosen_study",
     "clear_region",
     "jump_slice",
     "on_reset",
@@ -44,6 +46,7 @@ __all__ = [
     "render_view",
     "series_thumbnail",
     "show_study",
+    "study_chooser",
     "thumbnails",
 ]
 
@@ -158,6 +161,25 @@ def render_view(
 def _slider(count: int, value: int) -> Any:
     """Slider settings for ``count`` slices (Gradio needs maximum > minimum, even for one)."""
     return gr.update(minimum=0, maximum=max(count - 1, 1), value=value, interactive=count > 1)
+
+
+def study_chooser(studies: tuple[Study, ...]) -> Any:
+    """The "choose one" list of an upload holding several studies (or patients), with a
+    notice; each choice names its date, modalities, series and (patient n) when several."""
+    listed = studies_summary(studies)
+    gr.Info(studies_text(listed).split("\n", 1)[0] + ": choose one to open.")
+    choices = [
+        (f"{s['index']}) {s['date'] or 'no date'}: {s['description']}", s["index"])
+        for s in listed["studies"]
+    ]
+    return gr.update(choices=choices, value=None, visible=True)
+
+
+def chosen_study(studies: tuple[Study, ...] | None, number: Any) -> Study | None:
+    """The study picked in :func:`study_chooser`'s list (1-based), or None."""
+    if not studies or number is None:
+        return None
+    return studies[int(number) - 1]
 
 
 def show_study(study: Study | None) -> tuple[Any, ...]:

@@ -24,11 +24,12 @@ class PageHoldings:
         self._lock = threading.Lock()
         self._studies: dict[str, list[Study]] = {}
 
-    def hold_study(self, holder: str | None, study: Study) -> None:
-        """Page ``holder`` opened ``study`` (its own: never the shared initial study)."""
+    def hold_study(self, holder: str | None, *studies: Study) -> None:
+        """Page ``holder`` opened ``studies`` (its own: never the shared initial study; an
+        upload of several studies holds them all until one is chosen)."""
         if holder:
             with self._lock:
-                self._studies.setdefault(holder, []).append(study)
+                self._studies.setdefault(holder, []).extend(studies)
 
     def release(self, holder: str | None) -> int:
         """Page ``holder`` went: its studies let go of their voxels. Returns how many studies."""

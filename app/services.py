@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from app.audit import AuditLog
 from app.retention import PageHoldings
 from dicom_io.limits import Limits
-from dicom_io.loader import Progress, load_study
+from dicom_io.loader import Progress, load_studies, load_study
 from dicom_io.study import Series, Study
 from models.backends.base import Backend, CancelToken
 from models.backends.loading import Precision, resolve_model_folder
@@ -141,11 +141,16 @@ class Services:
             return self._initial
 
     def open(self, paths: list[Path], progress: Progress | None = None) -> Study:
-        """Read an upload (files, a folder's files or a zip) into a new study.
+        """Read an upload (files, a folder's files or a zip) into a new study; an upload of
+        several studies raises :class:`~dicom_io.errors.MultipleStudiesError` listing them.
 
         ``progress(stage, done, total)`` is called as the headers are read.
         """
         return load_study(paths, self.limits, progress)
+
+    def open_all(self, paths: list[Path], progress: Progress | None = None) -> tuple[Study, ...]:
+        """Every study of an upload, one per patient and study (see :meth:`open`)."""
+        return load_studies(paths, self.limits, progress)
 
     # ----------------------------------------------------------------------------- models
 

@@ -82,6 +82,15 @@ def _study_column(ui: SimpleNamespace) -> None:
     ui.upload_folder = gr.UploadButton(
         "Open a folder", file_count="directory", elem_id="upload-folder", size="sm"
     )
+    # An upload holding several studies or patients: none is opened until one is chosen here
+    # (dicom_io.loader groups files by patient and study; nothing mixes two patients).
+    ui.studies = gr.Dropdown(
+        label="This upload holds several studies: choose one",
+        choices=[],
+        value=None,
+        visible=False,
+        elem_id="studies",
+    )
     ui.series = gr.Dropdown(label="Series", choices=[], elem_id="series")
     ui.thumbnails = gr.Gallery(
         show_label=False,
@@ -225,6 +234,7 @@ def _compare_tab(ui: SimpleNamespace) -> None:
 def _layout(services: Services) -> SimpleNamespace:
     ui = SimpleNamespace()
     ui.study = gr.State(None)
+    ui.upload_studies = gr.State(None)  # the studies of a several-study upload, to choose from
     ui.marks = gr.State(None)
     ui.turns = gr.State(())
     ui.cancel = gr.State(None)

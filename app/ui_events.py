@@ -163,7 +163,7 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
         *values: Any,
     ) -> tuple[Any, ...]:
         if not files:
-            return (gr.skip(),) * (len(study_outputs) + len(fresh))
+            return (gr.skip(),) * (len(study_outputs) + len(fresh) + 2)
 
         def reading(stage: str, done: int, total: int) -> None:
             progress((done, total), desc=f"{stage.capitalize()}", unit="files")
@@ -172,13 +172,26 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
             progress((done, total), desc="Drawing the series thumbnails", unit="series")
 
         try:
-            study = services.open([Path(f) for f in files], progress=reading)
-            services.pages.hold_study(request.session_hash, study)
-            pictures = viewer.thumbnails(study, decoding)
+            studies = services.open_all([Path(f) for f in files], progress=reading)
+            services.pages.hold_study(request.session_hash, *studies)
+            if len(studies) > 1:  # nothing is opened until the clinician picks one
+                chooser = viewer.study_chooser(studies)
+                return (*(gr.skip(),) * (len(study_outputs) + len(fresh)), chooser, studies)
+            pictures = viewer.thumbnails(studies[0], decoding)
         except RadLensError as err:
             raise user_error(err) from None
         user = settings.UserSettings.from_widgets(*values)
-        return shown_fresh(viewer.show_study(study), user, pictures)
+        shown = shown_fresh(viewer.show_study(studies[0]), user, pictures)
+        return (*shown, gr.update(choices=[], value=None, visible=False), None)
+
+    def on_choose_study(
+        studies: tuple[Study, ...] | None, number: Any, *values: Any
+    ) -> tuple[Any, ...]:
+        study = viewer.chosen_study(studies, number)
+        if study is None:
+            return (gr.skip(),) * (len(study_outputs) + len(fresh))
+        user = settings.UserSettings.from_widgets(*values)
+        return shown_fresh(viewer.show_study(study), user, viewer.thumbnails(study))
 
     ui.demo.load(
         on_load,
@@ -189,10 +202,17 @@ def _wire_study(services: Services, ui: SimpleNamespace) -> None:
         button.upload(
             on_upload,
             inputs=[button, *ui.widgets],
-            outputs=[*study_outputs, *fresh],
+            outputs=[*study_outputs, *fresh, ui.studies, ui.upload_studies],
             show_progress_on=[ui.view],
             **HIDDEN,
         )
+    ui.studies.input(
+        on_choose_study,
+        inputs=[ui.upload_studies, ui.studies, *ui.widgets],
+        outputs=[*study_outputs, *fresh],
+        show_progress_on=[ui.view],
+        **HIDDEN,
+    )
 
 
 def _wire_viewer(services: Services, ui: SimpleNamespace) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "InputTooLargeError",
     "InvalidArgumentError",
     "MissingPixelDataError",
+    "MultipleStudiesError",
     "RadLensError",
     "UnsafeArchiveError",
     "UnsafeOutputError",
@@ -77,6 +78,10 @@ class InputNotFoundError(RadLensError, FileNotFoundError):
 
 class InvalidArgumentError(RadLensError, ValueError):
     """An argument (window, slice, series, plane...) is out of range or malformed."""
+
+
+class MultipleStudiesError(InvalidArgumentError):
+    """The input holds several studies (or patients) and none was chosen: one must be."""
 
 
 _QUOTED = re.compile(r"""(['"]).*?\1|b(['"]).*?\2""")

@@ -4,6 +4,13 @@ A DICOM file, a folder of any nesting and file names, a zip (read in memory), a 
 PNG/JPEG image becomes a :class:`Study` of :class:`Series`. Headers are read eagerly (fast);
 voxels are decoded on first access of ``Series.volume`` (or one slice alone, through
 ``Series.slice_volume``). Input files are only ever read.
+
+A folder may hold several patients or studies (a clinician's export, a CD). DICOM files are
+grouped by patient (a salted hash of Patient ID, Name and Birth Date) and Study Instance UID
+before any series is built (:func:`load_studies`), so no series and no study ever mixes two
+patients. :func:`load_study` returns the one study of its input, the one ``study`` names
+(1-based, in :func:`load_studies`' order), or raises :class:`MultipleStudiesError` listing
+them. Files without patient data (NIfTI, PNG, JPEG) form one study of their own.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from dicom_io.dicom.stacking import Stack, group_stacks, order_stack
 from dicom_io.errors import (
     EmptyInputError,
     InputTooLargeError,
+    InvalidArgumentError,
     MissingPixelDataError,
+    MultipleStudiesError,
     RadLensError,
     UnsupportedFileError,
 )
@@ -32,7 +41,7 @@ from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.study import Series, SeriesFlags, SkippedFile, Study, Window
 
-__all__ = ["Progress", "load_study"]
+__all__ = ["Progress", "describe_study", "load_studies", "load_study", "study_number"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called while reading headers."""
@@ -95,6 +104,7 @@ def _series_from_stack(stack: Stack, number: int) -> Series:
         default_window=window,
         notes=tuple(notes),
         source_format="dicom",
+        patient_key=header.patient_key,
         loader=lambda: decode_stack(stack),
         slice_loader=lambda k: decode_slice(stack, k),
         reference_loader=lambda: _slice_references(stack),
@@ -181,17 +191,32 @@ def _read_all(
     return headers, other, skipped, failures
 
 
-def load_study(
+def _by_study(headers: Sequence[DicomHeader]) -> list[list[DicomHeader]]:
+    """Headers grouped by patient, then study: patients in the order first met, each one's
+    studies oldest first (Study Date, then UID)."""
+    groups: dict[tuple[str, str], list[DicomHeader]] = {}
+    for header in headers:
+        groups.setdefault((header.patient_key, header.study_uid), []).append(header)
+    patients = list(dict.fromkeys(key for key, _ in groups))
+    order = sorted(
+        groups, key=lambda k: (patients.index(k[0]), groups[k][0].study_date or "~", k[1])
+    )
+    return [groups[k] for k in order]
+
+
+def _study(name: str, series: list[Series], skipped: list[SkippedFile], **fields: str) -> Study:
+    for index, item in enumerate(series):
+        item.index = index
+    return Study(source_name=name, series=tuple(series), skipped=tuple(skipped), **fields)
+
+
+def load_studies(
     path: str | Path | Sequence[str | Path],
     limits: Limits | None = None,
     progress: Progress | None = None,
-) -> Study:
-    """Read a study from ``path`` (DICOM file, folder, .zip, NIfTI, PNG or JPEG), or from a list
-    of such paths read together (for example the files of one upload).
-
-    In a folder or zip, files that cannot be used (other formats, non-image DICOM objects such as
-    SR or RT plans, broken files) are skipped and listed in ``Study.skipped``; a single file that
-    cannot be used raises its error.
+) -> tuple[Study, ...]:
+    """Every study in ``path`` (see :func:`load_study` for the inputs), one per patient and
+    Study Instance UID, then one for the files without patient data, if any.
 
     Raises:
         RadLensError: a subclass naming the file and the problem (see :mod:`dicom_io.errors`).
@@ -199,18 +224,82 @@ def load_study(
     limits = limits or Limits.from_env()
     name, sources, single = _sources(path, limits)
     headers, other, skipped, failures = _read_all(sources, single, limits, progress)
-    series = _dicom_series(headers) + other
-    if not series:
+    if not headers and not other:
         if len(failures) == 1:
             raise failures[0]
         first = f" (first: {skipped[0].name}: {skipped[0].reason})" if skipped else ""
         raise EmptyInputError(f"{name}: no readable image among {len(sources)} file(s){first}.")
-    for index, item in enumerate(series):
-        item.index = index
-    study_uids = sorted({h.study_uid for h in headers})
-    return Study(
-        source_name=name,
-        series=tuple(series),
-        skipped=tuple(skipped),
-        key=hash_uid(*study_uids) if study_uids else hash_uid(name),
+    studies: list[Study] = []
+    for group in _by_study(headers):
+        uid, patient = group[0].study_uid, group[0].patient_key
+        studies.append(
+            _study(
+                name,
+                _dicom_series(group),
+                skipped,
+                key=hash_uid(uid) if uid else hash_uid(name, str(len(studies))),
+                patient_key=patient,
+                study_date=group[0].study_date,
+            )
+        )
+    if other:
+        studies.append(_study(name, other, skipped, key=hash_uid(name)))
+    return tuple(studies)
+
+
+def describe_study(study: Study, patients: Sequence[str] = ()) -> str:
+    """One identity-free line for a study in a list: modalities, body parts, series and images,
+    and which patient of ``patients`` (their keys, in order) it is, as "patient 2"."""
+    modalities = "/".join(dict.fromkeys(s.modality for s in study.series))
+    parts = "/".join(dict.fromkeys(s.body_part for s in study.series if s.body_part))
+    images = sum(s.shape[0] for s in study.series)
+    what = f"{modalities} {parts}".strip()
+    line = f"{what}, {len(study.series)} series, {images} image(s)"
+    if len(patients) > 1:
+        who = patients.index(study.patient_key) + 1 if study.patient_key in patients else 0
+        line += f", patient {who}" if who else ", no patient data"
+    return line
+
+
+def load_study(
+    path: str | Path | Sequence[str | Path],
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    study: int | None = None,
+) -> Study:
+    """Read a study from ``path`` (DICOM file, folder, .zip, NIfTI, PNG or JPEG), or from a list
+    of such paths read together (for example the files of one upload).
+
+    In a folder or zip, files that cannot be used (other formats, non-image DICOM objects such as
+    SR or RT plans, broken files) are skipped and listed in ``Study.skipped``; a single file that
+    cannot be used raises its error. When the input holds several studies (or patients),
+    ``study`` (1-based, in :func:`load_studies`' order) picks one; without it the error lists
+    them.
+
+    Raises:
+        MultipleStudiesError: several studies and no ``study``.
+        InvalidArgumentError: ``study`` outside the studies found.
+        RadLensError: a subclass naming the file and the problem (see :mod:`dicom_io.errors`).
+    """
+    return study_number(load_studies(path, limits, progress), study)
+
+
+def study_number(found: Sequence[Study], study: int | None) -> Study:
+    """The study ``study`` names (1-based) among ``found``; without it, the only one, else
+    :class:`MultipleStudiesError` listing them."""
+    if study is not None:
+        if not 1 <= study <= len(found):
+            raise InvalidArgumentError(
+                f"--study {study}: {found[0].source_name} holds {len(found)} "
+                f"stud{'y' if len(found) == 1 else 'ies'} (1..{len(found)})."
+            )
+        return found[study - 1]
+    if len(found) == 1:
+        return found[0]
+    patients = list(dict.fromkeys(s.patient_key for s in found if s.patient_key))
+    listed = "; ".join(f"{n}) {describe_study(s, patients)}" for n, s in enumerate(found, 1))
+    many = f" of {len(patients)} patients" if len(patients) > 1 else ""
+    raise MultipleStudiesError(
+        f"{found[0].source_name}: holds {len(found)} studies{many}; open one (--study N): "
+        f"{listed}."
     )

@@ -115,6 +115,9 @@ class Series:
     default_window: Window | None = None
     notes: tuple[str, ...] = ()
     source_format: str = "dicom"  # "dicom", "nifti" or "image"
+    # A salted hash of the patient's identifying attributes (DICOM; "" when unknown): a
+    # comparison refuses a prior of another patient (models.tasks.prepare).
+    patient_key: str = field(default="", repr=False)
     # Where the pixels come from (given by the reader that makes the series; never shown):
     loader: Callable[[], Volume] | None = field(default=None, repr=False)
     # DICOM only: decodes acquired slice k alone, as a one-slice Volume (see slice_volume).
@@ -231,6 +234,8 @@ class Study:
     series: tuple[Series, ...]
     skipped: tuple[SkippedFile, ...] = ()
     key: str = ""
+    patient_key: str = field(default="", repr=False)  # see Series.patient_key
+    study_date: str = ""  # YYYYMMDD, DICOM Study Date; "" when unknown
 
     def __post_init__(self) -> None:
         if not self.series:

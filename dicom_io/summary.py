@@ -5,14 +5,25 @@ The JSON form is a stable contract (schema in the README): ``schema`` names its 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from dicom_io.loader import describe_study
 from dicom_io.study import Series, Study
 from dicom_io.windowing import default_window
 
-__all__ = ["SCHEMA", "series_summary", "study_summary", "summary_text"]
+__all__ = [
+    "SCHEMA",
+    "STUDIES_SCHEMA",
+    "series_summary",
+    "studies_summary",
+    "studies_text",
+    "study_summary",
+    "summary_text",
+]
 
 SCHEMA = "radlens.info/1"
+STUDIES_SCHEMA = "radlens.studies/1"  # an input holding several studies
 
 
 def _round(values: tuple[float, ...], digits: int = 4) -> list[float]:
@@ -87,4 +98,44 @@ def summary_text(summary: dict[str, Any]) -> str:
         lines.extend(f"  {s['name']}: {s['reason']}" for s in summary["skipped"][:20])
         if summary["skipped_count"] > 20:
             lines.append(f"  ... and {summary['skipped_count'] - 20} more (see --json)")
+    return "\n".join(lines)
+
+
+def studies_summary(studies: Sequence[Study]) -> dict[str, Any]:
+    """The studies of one input, listed so one can be chosen (``--study N``), JSON-ready.
+
+    Identity-free: patients are numbered in the order first met (from a salted hash), never
+    named; dates are the DICOM Study Date (shown to the user, never logged).
+    """
+    patients = list(dict.fromkeys(s.patient_key for s in studies if s.patient_key))
+    listed = []
+    for number, study in enumerate(studies, start=1):
+        date = study.study_date
+        listed.append(
+            {
+                "index": number,
+                "study_key": study.key,
+                "date": f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 else "",
+                "patient": patients.index(study.patient_key) + 1 if study.patient_key else None,
+                "description": describe_study(study, patients),
+                "series": len(study.series),
+            }
+        )
+    return {
+        "schema": STUDIES_SCHEMA,
+        "source": studies[0].source_name,
+        "patients": len(patients),
+        "studies": listed,
+    }
+
+
+def studies_text(summary: dict[str, Any]) -> str:
+    """A human-readable list of :func:`studies_summary`'s output."""
+    many = f" of {summary['patients']} patients" if summary["patients"] > 1 else ""
+    lines = [f"{summary['source']}: {len(summary['studies'])} studies{many}"]
+    lines += [
+        f"{s['index']:>4}  {s['date'] or 'no date':<10}  {s['description']}"
+        for s in summary["studies"]
+    ]
+    lines.append("open one with --study N (radlens info PATH --study N lists its series)")
     return "\n".join(lines)

@@ -34,6 +34,7 @@ from dicom_io.errors import (
     RadLensError,
     library_reason,
 )
+from dicom_io.identity import hash_uid
 from dicom_io.limits import Limits
 from dicom_io.sources import SourceFile
 
@@ -85,6 +86,10 @@ class DicomHeader:
     pixel_offset: int | None = None
     sop_instance_uid: str = ""
     frame_of_reference_uid: str = ""
+    # Who and when, for grouping a folder into studies (never the identity itself): a salted
+    # hash of Patient ID, Patient's Name and Birth Date (PS3.3 C.7.1.1), and Study Date.
+    patient_key: str = ""
+    study_date: str = ""
 
     @property
     def is_native(self) -> bool:
@@ -100,6 +105,10 @@ HEADER_KEYWORDS = (
     "SpecificCharacterSet",
     "ImageType",
     "SOPClassUID",
+    "PatientName",  # hashed into patient_key, never kept
+    "PatientID",
+    "PatientBirthDate",
+    "StudyDate",
     "StudyDescription",
     "SeriesDescription",
     "Modality",
@@ -293,8 +302,16 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         pixel_offset=offset if getattr(raw_pixels, "value", b"") is None else None,
         sop_instance_uid=text_value(ds, "SOPInstanceUID"),
         frame_of_reference_uid=text_value(ds, "FrameOfReferenceUID"),
+        patient_key=_patient_key(ds),
+        study_date=text_value(ds, "StudyDate")[:8],
         **args,
     )
+
+
+def _patient_key(ds: Header) -> str:
+    """A salted hash of the patient's identifying attributes; "" when none is present."""
+    parts = [text_value(ds, name) for name in ("PatientID", "PatientName", "PatientBirthDate")]
+    return hash_uid("patient", *parts) if any(parts) else ""
 
 
 def _no_image(source: SourceFile, ds: Header, sop_class: str) -> MissingPixelDataError:

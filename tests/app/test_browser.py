@@ -438,3 +438,38 @@ def test_folder_thumbnails_values_and_compare(
     markdown = exported_file(page, "compare-export", "Markdown (.md)", ".md").text()
     assert "12 mm nodule in the right upper lobe, was 8 mm (change: worse)" in markdown
     assert "(change: improved)" in markdown
+
+
+def test_an_upload_of_several_patients_asks_which_study_to_open(
+    radlens_server: RadLensServer,
+    browser_page: Any,
+    screenshot: Callable[[str], Path],
+):
+    """Issue 12 item 5: nothing is opened, the studies are listed, the chosen one opens."""
+    from tests.files import data_file
+
+    files = [data_file(n) for n in ("CT_small.dcm", "MR_small.dcm", "MR2_J2KI.dcm")]
+    page = browser_page
+    page.goto(radlens_server.url)
+    src = _wait_for_new_image(page, "")
+    expect(page.locator("#studies")).to_be_hidden()
+    page.locator("#upload input[type=file]").set_input_files([str(p) for p in files])
+    chooser = page.locator("#studies")
+    expect(chooser).to_be_visible(timeout=IMAGE_TIMEOUT_MS)
+    screenshot("several-studies")
+    expect(page.locator("#series input")).to_have_value(re.compile(r"^#1 CR "))  # still the demo
+    assert page.locator("#viewer img").get_attribute("src") == src
+    page.locator("#studies input").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_count(3)
+    first = "1) 2004-01-19: CT, 1 series, 1 image(s), patient 1"
+    expect(options.nth(0)).to_have_attribute("aria-label", first)
+    options.nth(1).click()  # MR_small.dcm, uploaded second: the 64 x 64 MR of patient 2
+    src = _wait_for_new_image(page, src)
+    screenshot("second-study-opened")
+    expect(page.locator("#series input")).to_have_value(re.compile(r"^#1 MR "))
+    assert _natural_size(page) == (64, 64)
+    chosen = load_study([str(p) for p in files], study=2).default_series
+    np.testing.assert_array_equal(
+        _pixels(page, src), render_slice(chosen, 0, "acquired", "default")
+    )

@@ -196,7 +196,7 @@ def test_an_internal_error_is_named_by_its_type_only(monkeypatch, capsys, tmp_pa
     def broken(*args, **kwargs):
         raise RuntimeError("while reading DOE^JANE")
 
-    monkeypatch.setattr(dicom_io.loader, "load_study", broken)
+    monkeypatch.setattr(dicom_io.loader, "load_studies", broken)
     assert main(["info", str(data_file("CT_small.dcm"))]) == 1
     err = capsys.readouterr().err
     assert err == (

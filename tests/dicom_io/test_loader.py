@@ -23,7 +23,7 @@ from dicom_io.errors import (
     UnsupportedFileError,
 )
 from dicom_io.limits import Limits
-from dicom_io.loader import load_study
+from dicom_io.loader import load_studies, load_study
 from dicom_io.study import Orientation
 from tests.files import data_file, sha256_tree
 from tests.synthetic import CORONAL, write_ct_series, write_multi_series_folder
@@ -199,17 +199,22 @@ def test_enhanced_ct_uses_per_frame_positions_and_rescale():
 
 
 def test_folder_of_mixed_objects_skips_non_images(testdata):
+    # pydicom's dicomdirtests: a CD-like tree of 6 studies of 2 patients (see
+    # tests/dicom_io/test_mixed_folders.py), DICOMDIR files and READMEs among the images.
     folder = testdata("CT_small.dcm").parent / "dicomdirtests"
-    study = load_study(folder)
-    reasons = [s.reason for s in study.skipped]
+    studies = load_studies(folder)
+    assert len(studies) == 6
+    assert len({s.patient_key for s in studies}) == 2
+    reasons = [s.reason for s in studies[0].skipped]
     assert sum("Media Storage Directory" in r for r in reasons) == 8  # the DICOMDIR files
     assert sum("not a DICOM, NIfTI, PNG or JPEG" in r for r in reasons) == 2  # README files
-    brain = [s for s in study.series if s.series_description == "Routine Brain"]
+    series = [s for study in studies for s in study.series]
+    brain = [s for s in series if s.series_description == "Routine Brain"]
     assert len(brain) == 1
     assert brain[0].shape == (4, 16, 16)
     assert any("gap in slice positions" in note for note in brain[0].notes)
     # Projection images are never stacked into a volume.
-    assert all(s.shape[0] == 1 for s in study.series if s.modality == "CR")
+    assert all(s.shape[0] == 1 for s in series if s.modality == "CR")
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -156,7 +156,8 @@ def test_report_case(case, studies, model_env, tmp_path, capsys):
         assert not _contains(text, texts), (cid, text, texts)
     _clean(cid, texts)
     # each box on the finding it belongs to: [finding text, label, slice, corners]
-    placed = [(f["text"], b) for f in report["findings"] + report["impression"] for b in f["boxes"]]
+    every = report["findings"] + report["impression"]
+    placed = [(f["text"], b) for f in every for b in f["boxes"]]
     wanted = expect.get("boxes", [])
     assert [t for t, _ in placed] == [w[0] for w in wanted], (cid, placed)
     _boxes(cid, [b for _, b in placed], [w[1:] for w in wanted])
