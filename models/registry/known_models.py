@@ -266,6 +266,11 @@ def _qwen_general(card: str, section: str) -> Capabilities:
 # models/Qwen2_5_VL/Qwen2_5_VL_hf.py passes the images to process_vision_info with no limits;
 # QwenLM/Qwen2.5-VL f0af2996e843cf46aa5f778c38d6694500c2ca81
 # qwen-vl-utils/src/qwen_vl_utils/vision_process.py: MIN_PIXELS 4*28*28, MAX_PIXELS 16384*28*28).
+# Recorded as the entry's max_pixels, an upper bound only: inputs_for takes the smaller of it
+# and RadLens's Qwen cap (models.families.qwen2_5_vl.MAX_PIXELS, 1,003,520, the Qwen2-VL
+# processor's default), so Lingshu gets the same ~1 MP images as Qwen2.5-VL. Sending the
+# evaluation's 12.8 MP would cost ~16,000 image tokens per radiograph (and far more for a CT
+# stack) on the 24 GB GPUs RadLens targets; 1 MP lies inside the range Lingshu was evaluated on.
 _LINGSHU_MAX_PIXELS = 16384 * 28 * 28
 _LINGSHU_LAYOUT = (
     "MedEvalKit sends no system message (Qwen's template then adds its default), one image "

@@ -50,15 +50,21 @@ def served_spec(environ: Mapping[str, str] | None = None) -> ModelSpec:
     """The remote entry, with the capabilities of the known model it serves.
 
     When RADLENS_REMOTE_MODEL names a registry entry (its id or hub id, as vLLM serves it by
-    default) of the declared family, the server runs that model and can do what its card says;
-    otherwise the entry keeps its family's conservative default
-    (:func:`models.registry.capabilities.family_capabilities`).
+    default) of the declared family, the server runs that model: it can do what its card says,
+    and it gets the prompts, layout and system prompt its makers use, as the local entry does
+    (``recipe``); otherwise the entry keeps its family's conservative default
+    (:func:`models.registry.capabilities.family_capabilities`) and RadLens's own prompts.
     """
     spec = remote_spec(environ)
     served = (remote_settings(environ).model or "").strip().lower()
     for known in KNOWN_SPECS:
         if served in (known.id, known.source.lower()) and known.family is spec.family:
-            return replace(spec, capabilities=known.can)
+            return replace(
+                spec,
+                capabilities=known.can,
+                recipe=known.id,
+                system_prompt=known.system_prompt,
+            )
     return spec
 
 

@@ -49,6 +49,10 @@ class ModelSpec:
     image_tokens: str = ""  # what an image costs, in words; "": the family's
     max_pixels: int | None = None  # most pixels per image its (serving) processor takes
     capabilities: Capabilities | None = None  # from its card; None: the family's default
+    # The registry id whose makers' prompts and layout apply (prompts/templates: templates
+    # and model_layouts are keyed by registry id): the remote entry serving a known model
+    # takes that model's (models.registry.lookup.served_spec); "": the entry's own id.
+    recipe: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "family", Family(self.family))

@@ -37,7 +37,16 @@ from models.tasks.outbound import check_outbound
 from models.tasks.technique import describe_technique
 from prompts import RenderedPrompt, Template, render, select_template
 
-__all__ = ["Prepared", "Turn", "inputs_for", "mark_region", "prepare", "system_text", "text_of"]
+__all__ = [
+    "Prepared",
+    "Turn",
+    "inputs_for",
+    "mark_region",
+    "prepare",
+    "same_patient",
+    "system_text",
+    "text_of",
+]
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ def _template(task: TaskName, series: Series, spec: ModelSpec) -> Template:
         series.view_position,
         family=spec.family.value,
         box_format=spec.grounding,
-        model=spec.id,
+        model=spec.recipe or spec.id,
     )
 
 
@@ -191,6 +200,8 @@ def prepare(
         ContextOverflowError: the request does not fit (the message names what to lower).
     """
     task = _checked(task_name(task), question, region, prior)
+    if prior is not None:
+        same_patient(series, prior)
     for sent in (prior, series):
         if sent is not None:
             check_outbound(sent, spec)
@@ -255,6 +266,17 @@ def _checked(task: TaskName, question: str, region: Box | None, prior: Series | 
     if (prior is not None) != (task is TaskName.COMPARE):
         raise InvalidArgumentError("A prior series is needed for, and only for, task 'compare'.")
     return task
+
+
+def same_patient(series: Series, prior: Series) -> None:
+    """Refuse a prior of another patient (the salted hashes of Patient ID, Name and Birth
+    Date differ): a comparison is of one patient's studies. A series without patient data
+    (NIfTI, a plain image) cannot be checked and is let through."""
+    if series.patient_key and prior.patient_key and series.patient_key != prior.patient_key:
+        raise InvalidArgumentError(
+            "The prior study belongs to another patient than the current one (Patient ID, "
+            "name or birth date differ); a comparison needs two studies of the same patient."
+        )
 
 
 def inputs_for(series: Series, spec: ModelSpec, options: InputOptions | None) -> ModelInputs:

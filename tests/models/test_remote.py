@@ -621,3 +621,49 @@ def test_a_real_server_keeps_the_image_it_is_sent_within_its_max_pixels(
         seen[pixels] = (sent, qwen.image_tokens(sent), counted)
     assert seen[str(28 * 28 * 16)] == ((112, 112), 18, 18)
     assert seen[""] == ((224, 224), 66, 18)
+
+
+def _layout(messages: Any) -> list[tuple[str, list[str]]]:
+    """Each message's role and parts in order, an image as "<image>"."""
+    return [(m.role, [getattr(part, "text", "<image>") for part in m.parts]) for m in messages]
+
+
+@pytest.mark.parametrize(
+    ("declared", "served", "local_id"),
+    [
+        ("gemma3", "google/medgemma-1.5-4b-it", "medgemma-1.5-4b"),
+        ("gemma3", "google/medgemma-4b-it", "medgemma-4b"),
+        ("gemma3", "medgemma-27b", "medgemma-27b"),
+    ],
+)
+def test_a_served_known_model_gets_its_makers_prompts(
+    declared: str, served: str, local_id: str
+) -> None:
+    """A server declared to run a registry model (RADLENS_REMOTE_MODEL its hub id or id) gets
+    the prompts, layout and system prompt its makers use, exactly as the local entry: for
+    MedGemma 1.5 the localization notebook's instruction block with no system message
+    (prompts/templates/grounding.json, grounding_medgemma_1_5), for MedGemma 1 the card's
+    "You are an expert radiologist." alone, text before the image."""
+    from dicom_io.loader import load_study
+    from models.registry.lookup import get_spec
+    from models.tasks.prepare import prepare
+    from tests.files import REPO
+
+    series = load_study(REPO / "assets" / "demo" / "chest_pa_cr.dcm").default_series
+    remote = get_spec("remote", environ=_remote_env(FAMILY=declared, MODEL=served))
+    local = get_spec(local_id)
+    assert (remote.recipe, remote.system_prompt) == (local.id, local.system_prompt)
+    for task, fields in (("grounding", {"target": "right clavicle"}), ("report", None)):
+        sent = prepare(series, remote, task, fields=fields)
+        own = prepare(series, local, task, fields=fields)
+        assert sent.prompt == own.prompt, task
+        assert _layout(sent.messages) == _layout(own.messages), task
+    unknown = get_spec("remote", environ=_remote_env(FAMILY=declared, MODEL="my-own-finetune"))
+    assert unknown.recipe == ""
+    generic = prepare(series, unknown, "grounding", fields={"target": "right clavicle"})
+    assert (
+        generic.prompt.template_id
+        != prepare(
+            series, get_spec("medgemma-1.5-4b"), "grounding", fields={"target": "right clavicle"}
+        ).prompt.template_id
+    )

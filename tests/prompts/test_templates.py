@@ -672,6 +672,17 @@ def test_medgemma_1_gets_the_cards_system_prompt_alone_and_text_before_the_image
         .layout_for("medgemma-4b")
         .source.startswith("https://huggingface.co/google/medgemma-4b-it")
     )
+    # The 27B multimodal model shares MedGemma 1's card, system prompt and layout.
+    assert get_spec("medgemma-27b").system_prompt == "You are an expert radiologist."
+    big = select_template(
+        "report", "CR", "CHEST", "PA", box_format="gemma_box_2d", model="medgemma-27b"
+    )
+    assert render(big, technique="Chest radiograph, PA.") == prompt
+    assert (
+        load_catalogue()
+        .layout_for("medgemma-27b")
+        .source.startswith("https://huggingface.co/google/medgemma-27b-it")
+    )
 
 
 def test_medgemma_1_5_comparison_follows_the_longitudinal_notebook() -> None:
@@ -698,7 +709,7 @@ def test_named_models_are_registry_ids() -> None:
 
     catalogue = load_catalogue()
     named = {m for t in catalogue.templates for m in t.models} | set(catalogue.model_layouts)
-    assert named == {"medgemma-1.5-4b", "medgemma-4b"}
+    assert named == {"medgemma-1.5-4b", "medgemma-4b", "medgemma-27b"}
     for model in named:
         assert get_spec(model).id == model
 
