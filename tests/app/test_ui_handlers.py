@@ -632,3 +632,23 @@ def test_a_model_held_in_a_reference_cycle_is_freed_before_the_next_loads(tiny_g
     services.backend(services.spec(), "fp32")
     services.backend(services.spec(), "bf16")
     assert seen_alive == [False]
+
+
+def test_a_finding_without_a_box_says_why_when_the_model_does_not_localize(ct: Study):
+    """MedGemma 1.5 localizes chest radiographs only (its card): on a CT its report asks for no
+    boxes, and choosing a finding says so instead of "This finding has no box."."""
+    from models.tasks.report import draft_report
+
+    series = ct.default_series
+    spec = get_spec("medgemma-1.5-4b")
+    backend = ScriptedBackend(
+        lambda _prompt: "Findings:\nLungs and airways: A 12 mm nodule in the right upper lobe."
+        "\n\nImpression:\n1. Right upper lobe nodule."
+    )
+    drafted = draft_report(series, backend, spec, options=InputOptions(max_slices=4))
+    assert len(backend.calls) == 1  # no grounding call
+    assert drafted.boxes == ()
+    marks, slider, note = report.on_finding(drafted, 0, None, ct, 0, "acquired")
+    assert (marks.highlight, slider) == (None, gr.skip())
+    assert note.startswith("localization not offered by MedGemma 1.5 4B-it for CT")
+    assert "chest-radiograph anatomy" in note

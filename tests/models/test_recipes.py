@@ -203,6 +203,34 @@ def test_an_overflow_names_each_share_and_the_fixes(ct: Series) -> None:
     assert "lower max_new_tokens to 999 or fewer" in message
 
 
+def test_few_shot_examples_are_counted_and_named(ct: Series, prior: Series) -> None:
+    """A report with one demonstration (its images and report sent before the request) is
+    counted whole: the request, the example and the answer budget; too little context names
+    the example's share and the fix."""
+    from models.tasks.prepare import inputs_for
+
+    spec = get_spec("medgemma-1.5-4b")
+    options = InputOptions(max_slices=3)
+    demo = (
+        inputs_for(prior, spec, options),
+        "Findings:\nLungs: Clear.\n\nImpression:\n1. Normal.",
+    )
+    alone = prepare(ct, spec, "report", options=options, answer_tokens=100)
+    shown = prepare(ct, spec, "report", options=options, answer_tokens=100, demonstrations=[demo])
+    request = count_tokens(alone.messages, "gemma3").total
+    both = count_tokens(shown.messages, "gemma3").total
+    example = both - request  # what the demonstration adds, its 3 images included
+    assert example > 3 * 260
+    tight = replace(spec, context_length=request + 100 + example - 1)
+    with pytest.raises(ContextOverflowError) as caught:
+        prepare(ct, tight, "report", options=options, answer_tokens=100, demonstrations=[demo])
+    message = str(caught.value)
+    assert f"The request needs about {request + example + 100:,} tokens" in message
+    assert f"{example:,} for the few-shot examples" in message
+    assert "send fewer few-shot examples" in message
+    assert prepare(ct, tight, "report", options=options, answer_tokens=100).messages
+
+
 def test_a_comparison_counts_both_studies(ct: Series, prior: Series) -> None:
     spec = get_spec("medgemma-1.5-4b")
     options = InputOptions(max_slices=3)

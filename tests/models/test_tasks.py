@@ -307,6 +307,37 @@ def test_tiny_model_compares_two_studies(tiny_qwen):
     assert report.findings  # parsed lines or an explicit "unable to assess", never empty
 
 
+@pytest.fixture(scope="module", params=["gemma3", "qwen2_5_vl", "qwen3_vl"])
+def tiny_family(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.models.tiny import tiny_checkpoint
+
+    return request.param, tiny_checkpoint(request.param, tmp_path_factory)
+
+
+@pytest.mark.parametrize("precision", ["nf4", "bf16"])
+def test_every_family_reports_and_compares_end_to_end(tiny_family, precision):
+    """Each family's tiny checkpoint through the production path (processor, chat template,
+    quantization, generation, parsing) for both whole-study tasks, in the two precisions a
+    user runs: a report streamed as it is drafted, and a comparison with a prior."""
+    family, folder = tiny_family
+    series = load_study(DEMO_CXR).default_series
+    spec = get_spec(str(folder))
+    assert spec.family.value == family
+    backend = TransformersBackend(load_model(folder, precision, device="cpu"), spec.id)
+    settings = GenerationSettings(max_new_tokens=8)
+    deltas: list[str] = []
+    report = draft_report(series, backend, spec, settings=settings, on_delta=deltas.append)
+    assert "".join(deltas) == report.raw
+    assert (report.kind, report.model_id) == (TaskName.REPORT, spec.id)
+    assert report.prompt.startswith("report/cxr_frontal ")
+    assert report.findings  # random text: parsed lines or an explicit "unable to assess"
+    compared = compare(series, series, backend, spec, settings=settings)
+    assert compared.kind is TaskName.COMPARE
+    assert compared.prompt.split(" ")[0].startswith("compare")
+    assert compared.findings
+    assert compared.comparison.startswith("Computed radiography of the chest")
+
+
 # --------------------------------------------------------------------------- task names
 
 
