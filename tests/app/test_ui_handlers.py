@@ -642,8 +642,10 @@ def test_a_finding_without_a_box_says_why_when_the_model_does_not_localize(ct: S
     series = ct.default_series
     spec = get_spec("medgemma-1.5-4b")
     backend = ScriptedBackend(
-        lambda _prompt: "Findings:\nLungs and airways: A 12 mm nodule in the right upper lobe."
-        "\n\nImpression:\n1. Right upper lobe nodule."
+        lambda _prompt: (
+            "Findings:\nLungs and airways: A 12 mm nodule in the right upper lobe."
+            "\n\nImpression:\n1. Right upper lobe nodule."
+        )
     )
     drafted = draft_report(series, backend, spec, options=InputOptions(max_slices=4))
     assert len(backend.calls) == 1  # no grounding call
