@@ -11,6 +11,7 @@ problem; 1 an internal failure. Tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from app.commands_common import STUDY_HELP, add_device_arguments, load_series
 from app.commands_models import add_parsers as add_models_parsers
 from app.commands_report import add_parsers as add_report_parsers
 from app.commands_tasks import add_parsers as add_task_parsers
+from dicom_io.atomic import write_atomically
 from dicom_io.errors import InvalidArgumentError, RadLensError
 
 __all__ = ["main"]
@@ -58,15 +60,19 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from dicom_io.display.render import render_slice
     from dicom_io.loader import load_study
 
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise InvalidArgumentError(f"--out {out.name}: the output must be a .png file.")
+    if not out.parent.is_dir():  # before any decoding
+        raise InvalidArgumentError(f"--out {out}: cannot write there: no folder {out.parent}.")
     series = load_series(load_study(args.path, study=args.study), args.series)
     plane = Plane(args.plane) if args.plane else Plane.ACQUIRED
     count = plane_size(series.volume, plane)
     index = count // 2 if args.slice is None else args.slice
     image = render_slice(series, index=index, plane=plane, window=args.window)
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise InvalidArgumentError(f"--out {out.name}: the output must be a .png file.")
-    Image.fromarray(image).save(out)
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="PNG")
+    write_atomically(out, encoded.getvalue())  # a bad path: one line naming it, exit 2
     rows, cols = image.shape[:2]
     print(f"{out}: {series.label()}, {plane.value} slice {index}/{count - 1}, {cols}x{rows}")
     return EXIT_OK

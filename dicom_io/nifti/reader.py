@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
+from typing import Any
+
+import numpy as np
 
 from dicom_io.identity import hash_uid
 from dicom_io.limits import DEFAULT_LIMITS, Limits
@@ -90,11 +93,35 @@ def _percentile_window(volume: Volume) -> Window | None:
     return None if volume.is_rgb else data_window(volume.array)
 
 
+def _forms_apart(header: Any, shape: tuple[int, ...]) -> float | None:
+    """How far apart (mm) the sform and the qform put the volume's corners, when both are set
+    and they differ by more than 0.1 mm; else None."""
+    if int(header["sform_code"]) <= 0 or int(header["qform_code"]) <= 0:
+        return None
+    try:
+        sform, qform = header.get_sform(), header.get_qform()
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    extent = [max(n - 1, 0) for n in (list(shape[:3]) + [1, 1, 1])[:3]]
+    corners = np.array(
+        [[i, j, k, 1.0] for i in (0, extent[0]) for j in (0, extent[1]) for k in (0, extent[2])]
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        distance = float(np.max(np.linalg.norm((corners @ (sform - qform).T)[:, :3], axis=1)))
+    return distance if np.isfinite(distance) and distance > 0.1 else None
+
+
 def _notes(layout: Layout, frame: Frame) -> list[str]:
     notes = []
     header = layout.header
     if int(header["sform_code"]) == 0 and int(header["qform_code"]) == 0:
         notes.append("no sform or qform: orientation unknown, axes taken as RAS")
+    elif (apart := _forms_apart(header, layout.spatial)) is not None:
+        notes.append(
+            f"sform and qform disagree (the volume's corners up to {apart:.1f} mm apart): the "
+            "sform is used, as nibabel does (NIfTI-1, nifti1.h: the sform maps to aligned or "
+            "standard space when set, the qform to the scanner)"
+        )
     if not frame.spacing_known:
         notes.append("no usable voxel sizes in the header: 1 mm assumed")
     if layout.dtype.kind == "c":

@@ -464,7 +464,11 @@ def test_an_upload_of_several_patients_asks_which_study_to_open(
     expect(options).to_have_count(3)
     first = "1) 2004-01-19: CT, 1 series, 1 image(s), patient 1"
     expect(options.nth(0)).to_have_attribute("aria-label", first)
-    options.nth(1).click()  # MR_small.dcm, uploaded second: the 64 x 64 MR of patient 2
+    second = options.nth(1)
+    label = str(second.get_attribute("aria-label"))
+    assert label.startswith("2) 2004-08-26: MR, 1 series, 1 image(s), patient 2")
+    second.click()  # MR_small.dcm, uploaded second: the 64 x 64 MR of patient 2
+    expect(page.locator("#studies input")).to_have_value(label)
     src = _wait_for_new_image(page, src)
     screenshot("second-study-opened")
     expect(page.locator("#series input")).to_have_value(re.compile(r"^#1 MR "))

@@ -145,8 +145,28 @@ def test_render_writes_the_viewer_image(tmp_path):
             "radlens: error: --out x.jpg: the output must be a .png file.",
         ),
         (["frobnicate"], "radlens: error: argument command: invalid choice"),
+        (
+            ["render", "{ct}", "--out", "{tmp}/no/such/folder/x.png"],
+            "radlens: error: --out {tmp}/no/such/folder/x.png: cannot write there: no folder "
+            "{tmp}/no/such/folder.",
+        ),
+        (
+            ["report", "{cxr}", "--from-raw", "{raw}", "--out", "{tmp}/no/such/report.md"],
+            "radlens: error: report.md: the folder to write it in does not exist; create it "
+            "first.",
+        ),
     ],
-    ids=["missing", "rtplan", "truncated", "bad-window", "plane-of-2d", "not-png", "bad-command"],
+    ids=[
+        "missing",
+        "rtplan",
+        "truncated",
+        "bad-window",
+        "plane-of-2d",
+        "not-png",
+        "bad-command",
+        "render-to-missing-folder",
+        "report-to-missing-folder",
+    ],
 )
 def test_errors_exit_2_with_one_line_and_no_traceback(tmp_path, args, message):
     values = {
@@ -156,7 +176,10 @@ def test_errors_exit_2_with_one_line_and_no_traceback(tmp_path, args, message):
         "ct": str(data_file("CT_small.dcm")),
         "out": str(tmp_path / "out.png"),
         "tmp": str(tmp_path),
+        "cxr": str(REPO / "assets" / "demo" / "chest_pa_cr.dcm"),
+        "raw": str(tmp_path / "raw.txt"),
     }
+    (tmp_path / "raw.txt").write_text("Findings:\nLungs: Clear.\n\nImpression:\n1. Normal.")
     result = run_cli(*(a.format(**values) for a in args))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

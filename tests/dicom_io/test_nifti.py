@@ -163,6 +163,30 @@ def test_mni152_template_from_nilearn() -> None:
     _assert_matches_nibabel(series, path, n=50)
 
 
+def test_disagreeing_sform_and_qform_are_named_and_the_sform_used(tmp_path: Path) -> None:
+    """Issue 12 item 7. Built from nilearn's MNI template (an sform, no qform): its sform kept
+    (code 4, MNI space) and a qform added (code 1, scanner) on the same axes 10 mm to the right
+    and 5 mm up, as a header looks once registration has updated only the sform. nibabel's
+    get_best_affine takes the sform; so does RadLens, and says so (NIfTI-1 nifti1.h: the sform
+    for aligned or standard space, the qform for the scanner)."""
+    template = _nilearn_data("mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
+    original = nib.load(template)
+    (plain,) = load_nifti(_source(template))
+    assert not any("qform" in note for note in plain.notes)
+    moved = original.affine.copy()
+    moved[:3, 3] += [10.0, 0.0, 5.0]
+    image = nib.Nifti1Image(np.asanyarray(original.dataobj), original.affine, original.header)
+    image.set_sform(original.affine, code=4)
+    image.set_qform(moved, code=1)
+    path = tmp_path / "registered.nii.gz"
+    image.to_filename(path)
+    (series,) = load_nifti(_source(path))
+    # every corner moves by the same (10, 0, 5) mm: sqrt(125) = 11.18
+    notes = " ".join(series.notes)
+    assert "sform and qform disagree (the volume's corners up to 11.2 mm apart)" in notes
+    np.testing.assert_allclose(series.volume.index_to_lps([72, 98, 98]), [0.0, 0.0, 0.0])
+
+
 def test_zip_member_reads_like_file(tmp_path: Path) -> None:
     archive = tmp_path / "study.zip"
     with zipfile.ZipFile(archive, "w") as zf:
