@@ -102,7 +102,7 @@ def _forms_apart(header: Any, shape: tuple[int, ...]) -> float | None:
         sform, qform = header.get_sform(), header.get_qform()
     except (ValueError, np.linalg.LinAlgError):
         return None
-    extent = [max(n - 1, 0) for n in (list(shape[:3]) + [1, 1, 1])[:3]]
+    extent = [max(n - 1, 0) for n in (*shape[:3], 1, 1, 1)[:3]]
     corners = np.array(
         [[i, j, k, 1.0] for i in (0, extent[0]) for j in (0, extent[1]) for k in (0, extent[2])]
     )
