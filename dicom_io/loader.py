@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dicom_io.dicom.dicomdir import referenced_files
 from dicom_io.dicom.header import DicomHeader, read_header
 from dicom_io.dicom.slice_reference import SliceReference
 from dicom_io.dicom.stacking import Stack, group_stacks, order_stack
@@ -149,6 +150,22 @@ def _sources(
     if isinstance(path, (str, Path)):
         path = Path(path)
         name = path.name
+        listed = referenced_files(path)
+        if listed is not None:  # a DICOMDIR: the files it lists, read as its folder would be
+            if not listed.files:
+                raise EmptyInputError(
+                    f"{path.name}: a DICOMDIR listing no image file here "
+                    f"({listed.missing} missing); open its folder instead."
+                )
+            if len(listed.files) > limits.max_files:
+                raise InputTooLargeError(
+                    f"{path.name}: more than {limits.max_files} files (RADLENS_MAX_FILES)."
+                )
+            files = [
+                SourceFile(str(f.relative_to(path.parent)), f.stat().st_size, path=f)
+                for f in listed.files
+            ]
+            return path.parent.name or path.name, files, False
         sources = iter_sources(path, limits)
     else:
         paths = [Path(p) for p in path]
