@@ -196,6 +196,10 @@ def _check_sizes(
             f"{source.name}: declares {rows}x{cols}x{frames} pixels ({voxels:,} values), more "
             f"than the limit of {limits.max_voxels:,} (RADLENS_MAX_VOXELS)."
         )
+    if samples == 3 and text_value(ds, "PhotometricInterpretation").upper() == "YBR_FULL_422":
+        # Uncompressed 4:2:2 (PS3.3 C.7.6.3.1.2): each pair of pixels is stored as Y Y Cb Cr,
+        # two values per pixel instead of three.
+        voxels = voxels // 3 * 2
     expected = (voxels * bits + 7) // 8
     raw = ds._dict.get(PIXEL_DATA)
     if header_args["transfer_syntax"] in NATIVE_SYNTAXES:

@@ -52,7 +52,10 @@ class _Overflow(Exception):
 def _output_dtype(stack: Stack, optimistic: bool = True) -> np.dtype[Any]:
     header = stack.first
     if output_photometric(header) == "RGB" or header.samples == 3:
-        return np.dtype(np.uint8 if header.bits_allocated <= 8 else np.uint16)
+        # Colour keeps its stored width (PS3.3 C.7.6.3.1: Bits Allocated 8, 16 or 32 per sample).
+        if header.bits_allocated <= 8:
+            return np.dtype(np.uint8)
+        return np.dtype(np.uint16 if header.bits_allocated <= 16 else np.uint32)
     if header.has_modality_lut_sequence:
         return np.dtype(np.float32)
     span = _integer_range(stack)

@@ -11,6 +11,7 @@ import pytest
 from pydicom.pixels import apply_color_lut, apply_modality_lut
 from pydicom.uid import ImplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 
+from dicom_io.display.render import render_slice
 from dicom_io.errors import (
     CorruptFileError,
     DecoderMissingError,
@@ -157,6 +158,38 @@ def test_ybr_jpeg_becomes_rgb():
     np.testing.assert_array_equal(volume.array[0], ds.pixel_array)  # pydicom converts to RGB
     # The top-left block of this test image is pure red.
     assert tuple(volume.array[0, 2, 2]) == pytest.approx((254, 0, 0), abs=2)
+
+
+def test_uncompressed_ybr_full_422_is_read_as_its_pixel_pairs():
+    """Issue 12 item 3. PS3.3 C.7.6.3.1.2: uncompressed YBR_FULL_422 stores each pair of pixels
+    as Y1 Y2 Cb Cr, so 100 x 100 pixels take 20,000 bytes, not 30,000. pydicom's
+    SC_ybr_full_422_uncompressed.dcm is SC_rgb.dcm re-encoded so: the RGB read back differs
+    from the original by no more than the chroma subsampling loses (6 of 255 here)."""
+    path = data_file("SC_ybr_full_422_uncompressed.dcm")
+    ds = pydicom.dcmread(path)
+    assert (ds.Rows, ds.Columns, len(ds.PixelData)) == (100, 100, 20_000)
+    series = load_study(path).default_series
+    assert series.photometric == "RGB"
+    rgb = series.volume.array[0]
+    np.testing.assert_array_equal(rgb, ds.pixel_array)  # pydicom's own 4:2:2 conversion
+    original = pydicom.dcmread(data_file("SC_rgb.dcm")).pixel_array
+    assert np.abs(rgb.astype(int) - original.astype(int)).max() <= 6
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_32bit.dcm", "SC_rgb_32bit_2frame.dcm"])
+def test_32_bit_colour_keeps_its_stored_values(name):
+    """Issue 12 item 4: 32-bit RGB (Bits Allocated 32, PS3.3 C.7.6.3.1) stays uint32, each
+    value as stored (it was cut to uint16), and still renders to 8-bit for the viewer."""
+    path = data_file(name)
+    ds = pydicom.dcmread(path)
+    series = load_study(path).default_series
+    volume = series.volume.array
+    assert volume.dtype == np.uint32
+    np.testing.assert_array_equal(volume.reshape(ds.pixel_array.shape), ds.pixel_array)
+    assert int(volume.max()) == 2**32 - 1
+    shown = render_slice(series, 0)
+    assert shown.dtype == np.uint8
+    assert shown.max() == 255
 
 
 def test_palette_colour_becomes_8_bit_rgb():
