@@ -2,12 +2,20 @@
 
 Enhanced (multi-frame) objects carry position, orientation, pixel spacing and rescale in their
 functional groups, per frame first, then shared; classic objects at the top level.
+
+A classic multi-frame object whose Frame Increment Pointer names Grid Frame Offset Vector
+(3004,000C) (RT Dose, PS3.3 C.8.8.3.2) places frame k along the plane normal (the cross product
+of the row and column direction cosines) at the k-th offset: relative to Image Position
+(Patient) when the first offset is 0, else as absolute positions whose first is the image
+position's own, so both read as ``position + (offset_k - offset_0) * normal``. Its stored
+values times Dose Grid Scaling (3004,000E) are the dose in Dose Units (GY, or RELATIVE).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from pydicom.dataset import Dataset
 
 from dicom_io.dicom.values import Header, first_item, first_number, float_values
@@ -57,6 +65,9 @@ def read_frame_infos(ds: Header, frames: int) -> tuple[FrameInfo, ...]:
     top_spacing = float_values(ds.get("PixelSpacing"), 2) or float_values(
         ds.get("ImagerPixelSpacing"), 2
     )
+    offsets = _grid_offsets(ds, frames, top_position, top_orientation)
+    if top_slope is None and (dose := first_number(ds.get("DoseGridScaling"))) is not None:
+        top_slope = dose  # RT Dose: stored value x Dose Grid Scaling
     infos = []
     for k in range(frames):
         groups = [per_frame[k]] if k < len(per_frame) else []
@@ -72,7 +83,7 @@ def read_frame_infos(ds: Header, frames: int) -> tuple[FrameInfo, ...]:
         infos.append(
             FrameInfo(
                 frame=k,
-                position=position or top_position,  # type: ignore[arg-type]
+                position=position or (offsets[k] if offsets else top_position),  # type: ignore[arg-type]
                 orientation=orientation or top_orientation,
                 pixel_spacing=spacing or top_spacing,  # type: ignore[arg-type]
                 slope=slope[0] if slope else (top_slope if top_slope is not None else 1.0),
@@ -80,3 +91,29 @@ def read_frame_infos(ds: Header, frames: int) -> tuple[FrameInfo, ...]:
             )
         )
     return tuple(infos)
+
+
+def _grid_offsets(
+    ds: Header,
+    frames: int,
+    position: tuple[float, ...] | None,
+    orientation: tuple[float, ...] | None,
+) -> list[tuple[float, float, float]] | None:
+    """Each frame's position from Grid Frame Offset Vector (see the module docstring), or None
+    when the object has none, or one that does not fit its frames."""
+    if frames < 2 or position is None or orientation is None:
+        return None
+    offsets = float_values(ds.get("GridFrameOffsetVector"), frames)
+    if offsets is None:
+        return None
+    row, column = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+    normal = np.cross(row, column)
+    length = float(np.linalg.norm(normal))
+    if not np.isfinite(length) or length < 1e-6:
+        return None
+    normal /= length
+    start = np.asarray(position, dtype=np.float64)
+    return [
+        tuple(float(v) for v in start + (offset - offsets[0]) * normal)  # type: ignore[misc]
+        for offset in offsets
+    ]

@@ -90,6 +90,7 @@ class DicomHeader:
     # hash of Patient ID, Patient's Name and Birth Date (PS3.3 C.7.1.1), and Study Date.
     patient_key: str = ""
     study_date: str = ""
+    value_units: str = ""  # what the rescaled values measure, when the header says: "Gy"
 
     @property
     def is_native(self) -> bool:
@@ -138,6 +139,10 @@ HEADER_KEYWORDS = (
     "WindowWidth",
     "RescaleIntercept",
     "RescaleSlope",
+    "FrameIncrementPointer",
+    "GridFrameOffsetVector",  # RT Dose frames (PS3.3 C.8.8.3.2)
+    "DoseGridScaling",
+    "DoseUnits",
     "ModalityLUTSequence",
     "DirectoryRecordSequence",
     "SharedFunctionalGroupsSequence",
@@ -307,9 +312,16 @@ def _read_header(source: SourceFile, limits: Limits) -> DicomHeader:
         sop_instance_uid=text_value(ds, "SOPInstanceUID"),
         frame_of_reference_uid=text_value(ds, "FrameOfReferenceUID"),
         patient_key=_patient_key(ds),
+        value_units=_value_units(ds),
         study_date=text_value(ds, "StudyDate")[:8],
         **args,
     )
+
+
+def _value_units(ds: Header) -> str:
+    """RT Dose's Dose Units (3004,0002): "Gy", or "relative dose"; "" for anything else."""
+    units = text_value(ds, "DoseUnits").upper()
+    return {"GY": "Gy", "RELATIVE": "relative dose"}.get(units, "")
 
 
 def _patient_key(ds: Header) -> str:

@@ -67,7 +67,7 @@ def _volume(stack: Stack, array: npt.NDArray[Any], first_slice: int = 0) -> Volu
         spacing=stack.spacing,
         affine=affine,
         spacing_known=stack.spacing_known,
-        units="HU" if stack.first.modality == "CT" else "",
+        units="HU" if stack.first.modality == "CT" else stack.first.value_units,
     )
 
 

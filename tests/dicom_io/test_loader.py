@@ -192,6 +192,43 @@ def test_32_bit_colour_keeps_its_stored_values(name):
     assert shown.max() == 255
 
 
+def test_rt_dose_frames_sit_at_their_grid_offsets_with_dose_scaling(tmp_path):
+    """Issue 12 item 2. pydicom's rtdose.dcm: 15 frames of 10 x 10, Grid Frame Offset Vector
+    0, 5, ..., 70 mm (PS3.3 C.8.8.3.2, relative: the first is 0) along the normal of an axial
+    plane, Dose Grid Scaling 1e-6, Dose Units RELATIVE. Read before as one slice ("14 slices
+    with a duplicate position ignored") and unscaled."""
+    path = data_file("rtdose.dcm")
+    ds = pydicom.dcmread(path)
+    series = load_study(path).default_series
+    assert (series.modality, series.shape, series.spacing) == (
+        "RTDOSE",
+        (15, 10, 10),
+        (5.0, 10.0, 10.0),
+    )
+    assert not any("duplicate" in note for note in series.notes)
+    volume = series.volume
+    assert volume.units == "relative dose"
+    expected = ds.pixel_array.astype(np.float64) * float(ds.DoseGridScaling)
+    np.testing.assert_allclose(volume.array, expected, rtol=1e-6)
+    first = [189.43125, 199.43125, -761.87]
+    np.testing.assert_allclose(volume.index_to_lps([0, 0, 0]), first)
+    np.testing.assert_allclose(volume.index_to_lps([14, 0, 0]), [first[0], first[1], -761.87 + 70])
+    # The same grid written the other two ways the standard and real systems use: absolute
+    # positions (the first equal to the image position's z) and offsets running downwards.
+    for name, offsets in (
+        ("absolute", [-761.87 + 5 * k for k in range(15)]),
+        ("downwards", [-5.0 * k for k in range(15)]),
+    ):
+        copy = pydicom.dcmread(path)
+        copy.GridFrameOffsetVector = offsets
+        copy.save_as(tmp_path / f"{name}.dcm")
+        other = load_study(tmp_path / f"{name}.dcm").default_series
+        assert other.shape == (15, 10, 10)
+        z = sorted(other.volume.index_to_lps([k, 0, 0])[2] for k in range(15))
+        start = -761.87 if name == "absolute" else -761.87 - 70
+        np.testing.assert_allclose(z, [start + 5 * k for k in range(15)], atol=1e-6)
+
+
 def test_palette_colour_becomes_8_bit_rgb():
     path = data_file("OT-PAL-8-face.dcm")
     ds = pydicom.dcmread(path, force=True)
