@@ -133,12 +133,21 @@ def _positioned(
     diffs = np.diff(dist[kept])
     step = float(np.median(diffs))
     notes.extend(_spacing_notes(diffs, step))
-    # The mean step between slices, not just the normal: keeps gantry tilt (sheared stacks) exact.
-    vector = (positions[-1] - positions[0]) / (len(ordered) - 1)
-    vector = vector / np.linalg.norm(vector) * step
-    tilt = np.degrees(np.arccos(np.clip(abs(np.dot(vector / step, normal)), 0.0, 1.0)))
+    # The affine's slice column is the mean difference of Image Position (Patient), the centre
+    # of each slice's first voxel (PS3.3 C.7.6.2.1.1), not the normal: with a gantry tilt it
+    # leans, and its length is the step along the normal divided by the cosine of the tilt.
+    # Scaled so that its normal component is the median step (robust to a gap), its
+    # in-plane (shear) component as the positions say.
+    mean = (positions[-1] - positions[0]) / (len(ordered) - 1)
+    along = float(np.dot(mean, normal))
+    vector = mean * (step / along) if abs(along) > 1e-9 else normal * step
+    cosine = abs(np.dot(vector, normal)) / float(np.linalg.norm(vector))
+    tilt = np.degrees(np.arccos(np.clip(cosine, 0.0, 1.0)))
     if tilt > 0.5:
-        notes.append(f"slices are sheared by {tilt:.1f} degrees (gantry tilt)")
+        notes.append(
+            f"slices are sheared by {tilt:.1f} degrees (gantry tilt); coronal and sagittal "
+            "views are not resampled: they follow the tilted slices"
+        )
     return ordered, step, vector, notes
 
 
