@@ -200,11 +200,11 @@ def prepare(
         ContextOverflowError: the request does not fit (the message names what to lower).
     """
     task = _checked(task_name(task), question, region, prior)
-    if prior is not None:
-        same_patient(series, prior)
     for sent in (prior, series):
         if sent is not None:
             check_outbound(sent, spec)
+    if prior is not None:
+        same_patient(series, prior)
     inputs = inputs_for(series, spec, options) if inputs is None else inputs
     if blank:  # the control question: same sizes, no image content
         inputs = replace(inputs, images=tuple(np.zeros_like(image) for image in inputs.images))
