@@ -141,3 +141,33 @@ def serve_tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     folders = {family: tiny_checkpoint(family, tmp_path_factory) for family in FAMILIES}
     folders["qwen2_5_vl"] = servable_copy(folders["qwen2_5_vl"], tmp)
     yield from serve(folders, tmp)
+
+
+def report_and_compare_through(server: Server, family: str) -> None:
+    """Draft a report and a comparison of the demo radiograph through ``server`` with the
+    remote entry declared as ``family`` (the tasks' own path: prepare, stream, parse)."""
+    from dicom_io.loader import load_study
+    from models.backends.base import GenerationSettings
+    from models.registry.lookup import get_spec
+    from models.tasks.compare import compare
+    from models.tasks.names import TaskName
+    from models.tasks.report import draft_report
+
+    series = load_study(REPO_ROOT / "assets" / "demo" / "chest_pa_cr.dcm").default_series
+    folder = str(server.folders[family])
+    environ = {
+        "RADLENS_REMOTE_URL": server.url,
+        "RADLENS_REMOTE_FAMILY": family,
+        "RADLENS_REMOTE_MODEL": folder,
+    }
+    spec = get_spec("remote", environ=environ)
+    backend = server.backend(family)
+    settings = GenerationSettings(max_new_tokens=6)
+    report = draft_report(series, backend, spec, settings=settings, ground=False)
+    assert (report.kind, report.model_id) == (TaskName.REPORT, folder)
+    assert report.findings
+    assert report.raw
+    compared = compare(series, series, backend, spec, settings=settings)
+    assert (compared.kind, compared.model_id) == (TaskName.COMPARE, folder)
+    assert compared.findings
+    assert compared.raw

@@ -485,25 +485,4 @@ def test_tiny_model_through_transformers_serve(
 def test_tiny_model_reports_and_compares_through_transformers_serve(qwen3_server: Server) -> None:
     """The remote entry declared as qwen3_vl drafts a report and a comparison through the real
     server, as tests/models/test_remote.py does for the other families."""
-    from models.tasks.compare import compare
-    from models.tasks.names import TaskName
-    from models.tasks.report import draft_report
-
-    series = load_study(DEMO_CXR).default_series
-    folder = str(qwen3_server.folders["qwen3_vl"])
-    environ = {
-        "RADLENS_REMOTE_URL": qwen3_server.url,
-        "RADLENS_REMOTE_FAMILY": "qwen3_vl",
-        "RADLENS_REMOTE_MODEL": folder,
-    }
-    spec = get_spec("remote", environ=environ)
-    backend = qwen3_server.backend("qwen3_vl")
-    settings = GenerationSettings(max_new_tokens=6)
-    report = draft_report(series, backend, spec, settings=settings, ground=False)
-    assert (report.kind, report.model_id) == (TaskName.REPORT, folder)
-    assert report.findings
-    assert report.raw
-    compared = compare(series, series, backend, spec, settings=settings)
-    assert (compared.kind, compared.model_id) == (TaskName.COMPARE, folder)
-    assert compared.findings
-    assert compared.raw
+    serving.report_and_compare_through(qwen3_server, "qwen3_vl")

@@ -673,24 +673,6 @@ def test_a_served_known_model_gets_its_makers_prompts(
 def test_report_and_comparison_through_transformers_serve(server: Server, family: str) -> None:
     """The remote entry declared as the served family drafts a report and a comparison through
     the real server (the tasks' own path: prepare, stream, parse), each request answered."""
-    from dicom_io.loader import load_study
-    from models.backends.base import GenerationSettings
-    from models.registry.lookup import get_spec
-    from models.tasks.compare import compare
-    from models.tasks.names import TaskName
-    from models.tasks.report import draft_report
-    from tests.files import REPO
+    from tests.models.serving import report_and_compare_through
 
-    series = load_study(REPO / "assets" / "demo" / "chest_pa_cr.dcm").default_series
-    folder = str(server.folders[family])
-    spec = get_spec("remote", environ=_remote_env(URL=server.url, FAMILY=family, MODEL=folder))
-    backend = server.backend(family)
-    settings = GenerationSettings(max_new_tokens=6)
-    report = draft_report(series, backend, spec, settings=settings, ground=False)
-    assert (report.kind, report.model_id) == (TaskName.REPORT, folder)
-    assert report.findings
-    assert report.raw
-    compared = compare(series, series, backend, spec, settings=settings)
-    assert (compared.kind, compared.model_id) == (TaskName.COMPARE, folder)
-    assert compared.findings
-    assert compared.raw
+    report_and_compare_through(server, family)
