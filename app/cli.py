@@ -101,6 +101,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         model=args.model,
         precision=args.precision,
         device=args.device,
+        allow_hosts=tuple(args.allow_host or ()),
     )
 
 
@@ -145,6 +146,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model id (see `radlens models`)")
     p.add_argument("--auth", help="USER:PASS (required when --host is not loopback)")
     p.add_argument("--study", help="study to open at start (default: the bundled demo)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="another host name clients use to reach RadLens (repeatable; also "
+        "RADLENS_ALLOWED_HOSTS); any other Host or Origin is refused",
+    )
     add_device_arguments(p)
     p.set_defaults(func=_cmd_serve)
     add_models_parsers(sub)

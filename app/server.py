@@ -10,7 +10,6 @@ without ``--auth``, that is on loopback: a server behind a login lists and runs 
 from __future__ import annotations
 
 import atexit
-import ipaddress
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.origin_guard import LOOPBACK_NAMES, OriginGuard, allowed_hosts
 from dicom_io.errors import InvalidArgumentError
 from dicom_io.pixels.decode_guard import SERVER_TIMEOUT, configure_decode_guard, timeout_from_env
 
@@ -53,12 +53,9 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """127.0.0.1, ::1 and localhost only: other 127.x addresses are loopback too, but a page
+    can reach them by names Gradio does not guard (see app.origin_guard)."""
+    return host.strip().lower() in LOOPBACK_NAMES
 
 
 def check_binding(host: str, auth: tuple[str, str] | None) -> None:
@@ -117,8 +114,12 @@ def serve(
     model: str | None = None,
     precision: str = "auto",
     device: str | None = None,
+    allow_hosts: tuple[str, ...] = (),
 ) -> int:
-    """Build the UI and serve it until interrupted (Ctrl-C or SIGTERM). Returns the exit code."""
+    """Build the UI and serve it until interrupted (Ctrl-C or SIGTERM). Returns the exit code.
+
+    ``allow_hosts``: more host names (or addresses) clients may use to reach the server, such as
+    its DNS name behind a hospital's proxy (see :mod:`app.origin_guard`)."""
     credentials = parse_auth(auth)
     check_binding(host, credentials)
     _exit_on_sigterm()
@@ -132,7 +133,7 @@ def serve(
 
     services = server_services(credentials, study, model, precision, device)
     print(f"RadLens on http://{host}:{port}", file=sys.stderr)
-    launch(build_ui(services), host, port, auth=credentials)
+    launch(build_ui(services), host, port, auth=credentials, allow_hosts=allow_hosts)
     return 0
 
 
@@ -143,16 +144,21 @@ def launch(
     auth: tuple[str, str] | None = None,
     prevent_thread_lock: bool = False,
     queue: dict[str, Any] | None = None,
+    allow_hosts: tuple[str, ...] = (),
     **overrides: Any,
 ) -> None:
     """Queue and launch ``blocks`` with RadLens' settings; ``queue`` replaces keys of
     :data:`QUEUE` (``max_size``, ...) and ``overrides`` replace launch options."""
+    from starlette.middleware import Middleware
+
     from app.ui import launch_options
 
     options = {**launch_options(), "auth": auth, **overrides}
+    guard = Middleware(OriginGuard, hosts=allowed_hosts(host, allow_hosts))  # type: ignore[arg-type]
     blocks.queue(**{**QUEUE, **(queue or {})}).launch(
         server_name=host,
         server_port=port,
         prevent_thread_lock=prevent_thread_lock,
+        app_kwargs={"middleware": [guard]},
         **options,
     )

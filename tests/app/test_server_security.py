@@ -188,15 +188,101 @@ def test_vibe_editor_routes_are_refused(radlens_server: RadLensServer):
 # --- binding -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "radlens.example", ""])
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "::", "192.168.1.20", "radlens.example", "", "127.0.0.2", "127.1.2.3"]
+)
 def test_check_binding_refuses_the_network_without_auth(host: str):
+    """Other 127.x addresses are loopback too, but Gradio guards only 127.0.0.1, localhost and
+    0.0.0.0: a page reaching 127.0.0.2 was answered with its Origin echoed (issue 13 item 1)."""
     with pytest.raises(InvalidArgumentError, match=r"--auth USER:PASS"):
         check_binding(host, None)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
 def test_check_binding_allows_loopback_without_auth(host: str):
     check_binding(host, None)
+
+
+# --- cross-origin access, DNS rebinding, CSRF (issue 13 item 1) ---------------------------
+
+
+def _port(server: RadLensServer) -> int:
+    port = urlsplit(server.url).port
+    assert port is not None
+    return port
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "127.0.0.2", "radlens.attacker.test", "localhost.evil.example"]
+)
+def test_a_foreign_host_header_is_refused_dns_rebinding(radlens_server: RadLensServer, host: str):
+    """A name that resolves to this machine (DNS rebinding) reaches the socket with its own
+    Host header: the page, /config and a file route all answer 403, no data."""
+    port = _port(radlens_server)
+    with _client(radlens_server) as client:
+        for path in ("/", "/config", "/gradio_api/info"):
+            response = client.get(path, headers={"Host": f"{host}:{port}"})
+            assert response.status_code == 403, (path, response.text[:200])
+            assert "is not allowed" in response.json()["detail"]
+            assert "access-control-allow-origin" not in response.headers
+            assert b"gradio_config" not in response.content
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1:1"])
+def test_a_foreign_origin_can_neither_read_nor_upload(radlens_server: RadLensServer, origin: str):
+    """A page on another site (or a sandboxed one, Origin null, or another local port) sends
+    its Origin: /config is not read and a blind multipart upload is not stored."""
+    stored_before = set(radlens_server.temp_dir.rglob("*"))
+    with _client(radlens_server) as client:
+        read = client.get("/config", headers={"Origin": origin})
+        assert read.status_code == 403
+        # Only the refusal: Gradio's CORS layer may still label it readable for a loopback
+        # origin, but nothing of the app is in it.
+        body = read.json()
+        assert list(body) == ["detail"]
+        assert body["detail"].startswith("RadLens: a ")
+        assert "cross-origin" in body["detail"] or "opaque" in body["detail"]
+        assert "components" not in read.text
+        files = {"files": ("x.dcm", b"\0" * 1024, "application/octet-stream")}
+        upload = client.post("/gradio_api/upload", files=files, headers={"Origin": origin})
+        assert upload.status_code == 403
+    assert set(radlens_server.temp_dir.rglob("*")) == stored_before
+
+
+def test_a_post_with_a_foreign_referer_and_no_origin_is_refused(radlens_server: RadLensServer):
+    files = {"files": ("x.dcm", b"\0" * 64, "application/octet-stream")}
+    with _client(radlens_server) as client:
+        foreign = {"Referer": "https://evil.example/page.html"}
+        assert client.post("/gradio_api/upload", files=files, headers=foreign).status_code == 403
+        own = {"Referer": f"{radlens_server.url}/"}
+        assert client.post("/gradio_api/upload", files=files, headers=own).status_code == 200
+
+
+def test_the_servers_own_page_still_works(radlens_server: RadLensServer):
+    """Same-origin requests (Origin equal to the server's, or none) go through, under every
+    name of the loopback server."""
+    port = _port(radlens_server)
+    with _client(radlens_server) as client:
+        assert client.get("/config").status_code == 200
+        for name in ("127.0.0.1", "localhost"):
+            own = {"Host": f"{name}:{port}", "Origin": f"http://{name}:{port}"}
+            assert client.get("/config", headers=own).status_code == 200
+        other_name = {"Host": f"127.0.0.1:{port}", "Origin": f"http://localhost:{port}"}
+        assert client.get("/config", headers=other_name).status_code == 200
+
+
+def test_an_operator_added_host_is_allowed(start_server: Callable[..., RadLensServer]):
+    from app.origin_guard import allowed_hosts
+
+    assert "radlens.hospital.example" in allowed_hosts("0.0.0.0", ("RadLens.Hospital.Example",))
+    assert allowed_hosts("127.0.0.1") == frozenset({"127.0.0.1", "localhost", "::1"})
+    server = start_server(allow_hosts=("radlens.hospital.example",))
+    port = _port(server)
+    headers = {"Host": f"radlens.hospital.example:{port}"}
+    with _client(server) as client:
+        assert client.get("/config", headers=headers).status_code == 200
+        foreign = {**headers, "Origin": "https://evil.example"}
+        assert client.get("/config", headers=foreign).status_code == 403
 
 
 def test_check_binding_allows_the_network_with_auth():
