@@ -36,11 +36,13 @@ from models.tasks.names import TaskName
 from models.tasks.prepare import Prepared, inputs_for, prepare
 
 __all__ = [
+    "INCOMPLETE",
     "MAX_GROUNDED_FINDINGS",
     "UNABLE_TEXT",
     "draft_report",
     "from_text",
     "grounding_target",
+    "incomplete",
     "run_report",
 ]
 
@@ -157,7 +159,27 @@ def run_report(
         model_id=result.model_id,
         study_key=study_key,
     )
-    return report, result
+    return incomplete(report, result.finish_reason), result
+
+
+# A draft the model did not finish must not look complete (a stopped report is a truncated,
+# plausible, exportable one): its title says so and its first note says why, in the UI and in
+# every export.
+INCOMPLETE = {
+    "cancelled": "stopped before the model finished: this draft is incomplete",
+    "length": (
+        "the model used its whole answer budget (max_new_tokens): the end of this draft may "
+        "be missing"
+    ),
+}
+
+
+def incomplete(report: Report, finish_reason: str | None) -> Report:
+    """``report`` marked as unfinished when the model stopped early (``finish_reason``)."""
+    why = INCOMPLETE.get(finish_reason or "")
+    if why is None:
+        return report
+    return replace(report, title=f"{report.title} (incomplete)", notes=(why, *report.notes))
 
 
 def _ground(

@@ -88,7 +88,7 @@ def test_two_clients_get_answers_and_reports_about_their_own_study(
     ct_key, cr_key = load_study(ct_paths).key, load_study(DEMO_STUDY).key
     assert ct_report["schema"] == "radlens.report/1"
     assert ct_report["technique"].startswith(CT_TECHNIQUE)
-    assert ct_report["title"] == "Draft report: CT of the chest"
+    assert ct_report["title"] == "Draft report: CT of the chest (incomplete)"  # 8-token budget
     assert (ct_report["indication"], ct_report["study"]["study_key"]) == ("cough", ct_key)
     assert cr_report["technique"].startswith(CR_TECHNIQUE)
     assert cr_report["title"].startswith("Draft report: frontal chest radiograph")

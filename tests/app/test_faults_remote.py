@@ -117,8 +117,8 @@ def test_api_reports_a_remote_fault_and_serves_the_next(
     if endpoint == "/ask":
         # Exactly 8 tokens, as the real server counts them.
         assert (after["finish_reason"], after["completion_tokens"]) == ("length", 8)
-    else:
-        assert after["title"] == "Draft report: CT of the chest"
+    else:  # the tiny model writes to its 8-token budget: a draft that says it may be cut off
+        assert after["title"] == "Draft report: CT of the chest (incomplete)"
 
 
 @pytest.mark.parametrize("behaviour", list(REMOTE_FAULTS))

@@ -305,10 +305,13 @@ def test_draft_streams_the_tiny_model_into_the_report_box(tiny: Services, demo: 
     assert drafted.raw == raw
     assert texts
     assert raw == texts[-1]
-    assert text.startswith("Draft report: frontal chest radiograph\n\nTechnique: Computed")
+    # The tiny model writes until its answer budget: the draft says it may be cut off.
+    assert drafted.title == "Draft report: frontal chest radiograph (incomplete)"
+    assert text.startswith("Draft report: frontal chest radiograph (incomplete)\n\nTechnique:")
     assert "Indication: cough" in text
     assert len(findings["choices"]) == len(drafted.all_findings)
     assert flags.startswith("**Reliability**: ")
+    assert "- note: the model used its whole answer budget (max_new_tokens)" in flags
 
 
 def test_report_findings_jump_to_their_box(ct: Study, tmp_path: Path):
@@ -350,7 +353,14 @@ def test_stop_ends_a_draft_before_its_boxes(ct: Study):
     assert len(raw) < len(CT_REPORT)
     assert len(backend.calls) == 1  # no grounding call after Stop
     assert marks.boxes == ()
-    assert text.startswith("Draft report: CT of the chest")
+    # A stopped draft says so (issue 15 item 4): in its title, its notes and every export.
+    assert text.startswith("Draft report: CT of the chest (incomplete)")
+    assert drafted.notes[0] == "stopped before the model finished: this draft is incomplete"
+    from models.report.exports.markdown import to_markdown
+
+    exported = to_markdown(drafted)
+    assert "(incomplete)" in exported.splitlines()[0]
+    assert "Note: stopped before the model finished: this draft is incomplete" in exported
 
 
 def test_export_writes_the_drafted_report(ct: Study, gradio_temp_dir: Path):
