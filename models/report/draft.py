@@ -73,7 +73,7 @@ class StudyRef:
     series_index: int  # 0-based index in the study
     modality: str
     body_part: str
-    description: str
+    description: str  # kept for the JSON schema; always "": free text is never carried
     slices: tuple[int, ...]  # source slices the model saw
 
 

@@ -58,7 +58,8 @@ def _study_ref(series: Series, prepared: Prepared, study_key: str = "") -> Study
         series_index=series.index,
         modality=series.modality,
         body_part=series.body_part,
-        description=series.series_description or series.study_description,
+        # Free text is never carried into a report (see models.tasks.technique): "".
+        description="",
         slices=prepared.inputs.slice_indices,
     )
 

@@ -1,4 +1,11 @@
-"""The Technique line of a prompt or report, from the study's metadata alone (never invented)."""
+"""The Technique line of a prompt or report, from coded metadata alone (never invented).
+
+Only coded attributes go in: modality, body part, view, plane, slice count and spacing. Series
+and Study Description are free text that may name a patient or a clinician, and DICOM PS3.15's
+Basic Application Level Confidentiality Profile removes both (Table E.1-1: (0008,103E) and
+(0008,1030), action X), as ``radlens deid`` does: the line reaches the model's prompt and every
+export, the de-identified SR included, so it must hold nothing the profile would remove.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +36,6 @@ def describe_technique(series: Series, images_sent: int | None = None) -> str:
     parts = [_MODALITY_NAMES.get(series.modality, series.modality)]
     if series.body_part:
         parts.append(f"of the {series.body_part.lower()}")
-    description = series.series_description or series.study_description
-    if description:
-        parts.append(f"({description})")
     text = " ".join(parts)
     details = []
     if series.view_position:

@@ -21,7 +21,7 @@ from dicom_io.loader import load_study
 from tests.app.conftest import RadLensServer
 from tests.synthetic import write_ct_series
 
-CT_TECHNIQUE = "CT of the chest (SYNTHETIC CHEST 1.25mm), axial, 12 slices at 1.25 mm"
+CT_TECHNIQUE = "CT of the chest, axial, 12 slices at 1.25 mm"
 CR_TECHNIQUE = "Computed radiography of the chest"
 
 

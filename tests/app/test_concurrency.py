@@ -33,7 +33,7 @@ from tests.app.conftest import RadLensServer, ScriptedBackend, scripted
 
 SAFETY_WAIT = 30.0  # seconds a request waits for the others before it is answered anyway
 REPLY = "Findings:\nLungs: Clear.\n\nImpression:\n1. No acute finding."
-FAIL_MARK = "SYNTHETIC LOAD 02"  # the series description of study 2: its request fails
+FAIL_MARK = "axial, 8 slices at"  # the technique of study 2 (6 + 2 slices): its request fails
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -113,7 +113,7 @@ def test_from_raw_report_keeps_technique_from_metadata():
     prepared = prepare(series, spec, "report")
     report = from_text(series, prepared, MEDGEMMA_REPORT.replace("PA view", "AP portable view"))
     # The model's technique text is ignored: technique comes from the metadata.
-    assert report.technique == "Computed radiography of the chest (THORAX), PA view, single image."
+    assert report.technique == "Computed radiography of the chest, PA view, single image."
     assert [f.section for f in report.findings][:3] == ["Lines and tubes", "Lungs", "Pleura"]
     assert [f.text for f in report.impression] == [
         "Right lower zone consolidation.",
@@ -478,3 +478,28 @@ def test_ask_gives_no_box_instructions_where_the_model_does_not_localize(tmp_pat
     shown = user_text(cxr)
     assert NO_BOXES_INSTRUCTION not in shown
     assert "box_2d" in shown
+
+
+def test_free_text_descriptions_reach_neither_the_model_nor_an_export(tmp_path):
+    """Issue 13 item 6. Series and Study Description are free text (here a patient's name, as
+    real exports hold); PS3.15's Basic Profile removes both (Table E.1-1, (0008,103E) and
+    (0008,1030): X). The Technique line is built from coded attributes only, so neither the
+    prompt, nor the report, nor any export (the de-identified SR included) carries them."""
+    from models.report.exports import export_report
+
+    secret = "DOE JANE FOLLOW-UP"
+    write_ct_series(tmp_path / "ct", slices=6, rows=32, columns=32, series_description=secret)
+    series = load_study(tmp_path / "ct").default_series
+    assert series.series_description == secret  # still shown in the local series list
+    spec = get_spec("medgemma-1.5-4b")
+    prepared = prepare(series, spec, "report")
+    sent = " ".join(
+        part.text for m in prepared.messages for part in m.parts if isinstance(part, TextPart)
+    )
+    assert "DOE" not in sent
+    assert prepared.technique.startswith("CT of the chest, axial, 6 slices at 1.25 mm")
+    report = from_text(series, prepared, "Findings:\nLungs: Clear.\n\nImpression:\n1. Normal.")
+    assert "DOE" not in report.technique
+    for suffix in (".md", ".json", ".fhir.json", ".dcm", ".pdf"):
+        written = export_report(report, tmp_path / f"report{suffix}", series=series)
+        assert b"DOE" not in written.read_bytes(), suffix
