@@ -120,6 +120,13 @@ def serve(
 
     ``allow_hosts``: more host names (or addresses) clients may use to reach the server, such as
     its DNS name behind a hospital's proxy (see :mod:`app.origin_guard`)."""
+    if ":" in host:
+        # Gradio 6 builds its own start-up URL as http://HOST:PORT, which an IPv6 literal makes
+        # invalid (httpx.InvalidURL): refuse it in one line instead of crashing at start.
+        raise InvalidArgumentError(
+            f"--host {host}: IPv6 addresses are not supported by the web server; use "
+            "127.0.0.1 or localhost (or 0.0.0.0 with --auth for the network)."
+        )
     credentials = parse_auth(auth)
     check_binding(host, credentials)
     _exit_on_sigterm()

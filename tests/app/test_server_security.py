@@ -321,6 +321,20 @@ def test_radlens_serve_on_all_interfaces_without_valid_auth_exits_2(extra: list[
     assert "--auth" in lines[0]
 
 
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_radlens_serve_on_an_ipv6_address_exits_2_in_one_line(host: str):
+    """Issue 13 item 11: `serve --host ::1` crashed at start (httpx InvalidURL from Gradio's own
+    start-up URL); it is refused in one line."""
+    result = _radlens("serve", "--host", host, "--port", str(free_port()))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0] == (
+        f"radlens: error: --host {host}: IPv6 addresses are not supported by the web server; "
+        "use 127.0.0.1 or localhost (or 0.0.0.0 with --auth for the network)."
+    )
+
+
 # --- authentication ----------------------------------------------------------------------
 
 
