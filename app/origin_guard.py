@@ -96,10 +96,9 @@ def _port(netloc: str) -> str:
 class OriginGuard:
     """The ASGI middleware (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, hosts: frozenset[str], origins: frozenset[str] = frozenset()):
+    def __init__(self, app: ASGIApp, hosts: frozenset[str]):
         self.app = app
         self.hosts = hosts
-        self.origins = origins | hosts
 
     def refusal(self, scope: Scope) -> str:
         """Why the request is refused, or "" when it may go on."""
@@ -129,7 +128,7 @@ class OriginGuard:
             return ""  # the page RadLens served
         # Another allowed name of this same server (its port): the page opened as localhost
         # calling 127.0.0.1, or a name the operator added. Any other port is another site.
-        if host_name(parts.netloc) in self.origins and _port(parts.netloc) == _port(host):
+        if host_name(parts.netloc) in self.hosts and _port(parts.netloc) == _port(host):
             return ""
         return "a cross-origin request is not allowed"
 

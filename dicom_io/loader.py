@@ -42,7 +42,14 @@ from dicom_io.sniff import FileKind
 from dicom_io.sources import SourceFile, iter_sources
 from dicom_io.study import Series, SeriesFlags, SkippedFile, Study, Window
 
-__all__ = ["Progress", "describe_study", "load_studies", "load_study", "study_number"]
+__all__ = [
+    "Progress",
+    "describe_study",
+    "load_studies",
+    "load_study",
+    "patient_keys",
+    "study_number",
+]
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``, called while reading headers."""
@@ -264,6 +271,12 @@ def load_studies(
     return tuple(studies)
 
 
+def patient_keys(studies: Sequence[Study]) -> list[str]:
+    """The patients of ``studies`` (their salted keys), in the order first met: patient n of a
+    list is ``patient_keys(...)[n - 1]``."""
+    return list(dict.fromkeys(s.patient_key for s in studies if s.patient_key))
+
+
 def describe_study(study: Study, patients: Sequence[str] = ()) -> str:
     """One identity-free line for a study in a list: modalities, body parts, series and images,
     and which patient of ``patients`` (their keys, in order) it is, as "patient 2"."""
@@ -313,7 +326,7 @@ def study_number(found: Sequence[Study], study: int | None) -> Study:
         return found[study - 1]
     if len(found) == 1:
         return found[0]
-    patients = list(dict.fromkeys(s.patient_key for s in found if s.patient_key))
+    patients = patient_keys(found)
     listed = "; ".join(f"{n}) {describe_study(s, patients)}" for n, s in enumerate(found, 1))
     many = f" of {len(patients)} patients" if len(patients) > 1 else ""
     raise MultipleStudiesError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dicom_io.loader import describe_study
+from dicom_io.loader import describe_study, patient_keys
 from dicom_io.study import Series, Study
 from dicom_io.windowing import default_window
 
@@ -107,7 +107,7 @@ def studies_summary(studies: Sequence[Study]) -> dict[str, Any]:
     Identity-free: patients are numbered in the order first met (from a salted hash), never
     named; dates are the DICOM Study Date (shown to the user, never logged).
     """
-    patients = list(dict.fromkeys(s.patient_key for s in studies if s.patient_key))
+    patients = patient_keys(studies)
     listed = []
     for number, study in enumerate(studies, start=1):
         date = study.study_date

@@ -3,8 +3,9 @@
 Enhanced (multi-frame) objects carry position, orientation, pixel spacing and rescale in their
 functional groups, per frame first, then shared; classic objects at the top level.
 
-A classic multi-frame object whose Frame Increment Pointer names Grid Frame Offset Vector
-(3004,000C) (RT Dose, PS3.3 C.8.8.3.2) places frame k along the plane normal (the cross product
+A classic multi-frame object with a Grid Frame Offset Vector (3004,000C) of one offset per frame
+(RT Dose, PS3.3 C.8.8.3.2; its Frame Increment Pointer names that vector) places frame k along
+the plane normal (the cross product
 of the row and column direction cosines) at the k-th offset: relative to Image Position
 (Patient) when the first offset is 0, else as absolute positions whose first is the image
 position's own, so both read as ``position + (offset_k - offset_0) * normal``. Its stored

@@ -48,7 +48,6 @@ NATIVE_SYNTAXES = {ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBig
 
 # Storage classes that are images without a slice geometry of their own.
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
-_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,6 @@ HEADER_KEYWORDS = (
     "WindowWidth",
     "RescaleIntercept",
     "RescaleSlope",
-    "FrameIncrementPointer",
     "GridFrameOffsetVector",  # RT Dose frames (PS3.3 C.8.8.3.2)
     "DoseGridScaling",
     "DoseUnits",
